@@ -3,13 +3,17 @@
 //
 // Usage:
 //
-//	tbgen [generate|check|lint] [-openapi api/openapi.yaml] [-asyncapi api/asyncapi.yaml] [-out gen] [-package gen]
+//	tbgen [generate|check|lint] [-openapi api/openapi.yaml] [-overlay file] [-asyncapi api/asyncapi.yaml] [-out gen] [-package gen]
 //
 // generate (the default) validates both specs and writes the package; nothing
 // is written unless generation fully succeeds. check regenerates in memory and
 // exits 1 with a diff when the package on disk differs, or when the specs
 // disagree with each other. lint validates both specs and lists every problem
 // as file#/json/pointer: reason.
+//
+// A host extends the contract without copying it by passing an OpenAPI
+// Overlay (-overlay) that adds its own task types, schemas or paths; the
+// AsyncAPI file's references then resolve into the overlaid document.
 //
 // Exit status: 0 on success, 1 on any problem, 2 on a usage error.
 package main
@@ -48,8 +52,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (status i
 	}
 	fs := flag.NewFlagSet("tbgen "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	openapiPath := fs.String("openapi", "api/openapi.yaml", "the OpenAPI 3.0 file")
-	asyncapiPath := fs.String("asyncapi", "api/asyncapi.yaml", "the AsyncAPI 3 file; its payloads reference the OpenAPI schemas")
+	var files spec.Files
+	fs.StringVar(&files.OpenAPI, "openapi", "api/openapi.yaml", "the OpenAPI 3.0 file")
+	fs.StringVar(&files.Overlay, "overlay", "", "an OpenAPI Overlay applied to the OpenAPI file before anything else")
+	fs.StringVar(&files.AsyncAPI, "asyncapi", "api/asyncapi.yaml", "the AsyncAPI 3 file; its payloads reference the OpenAPI schemas")
 	out := fs.String("out", "gen", "the directory of the generated package")
 	pkg := fs.String("package", "gen", "the name of the generated package")
 	if err := fs.Parse(args); err != nil {
@@ -59,26 +65,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (status i
 		fmt.Fprintf(stderr, "tbgen: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	contract, err := spec.Load(ctx, *openapiPath, *asyncapiPath)
+	contract, err := spec.Load(ctx, files)
 	if err != nil {
 		return report(stderr, err)
 	}
 	if cmd == "lint" {
-		fmt.Fprintf(stdout, "%s and %s: no problems\n", *openapiPath, *asyncapiPath)
+		fmt.Fprintf(stdout, "%s and %s: no problems\n", files.OpenAPI, files.AsyncAPI)
 		return 0
 	}
-	files, err := codegen.Generate(contract, codegen.Options{PackageName: *pkg})
+	generated, err := codegen.Generate(contract, codegen.Options{PackageName: *pkg})
 	if err != nil {
 		return report(stderr, err)
 	}
 	switch cmd {
 	case "generate":
-		if err := codegen.Write(*out, files); err != nil {
+		if err := codegen.Write(*out, generated); err != nil {
 			return report(stderr, err)
 		}
-		fmt.Fprintf(stdout, "wrote %d files to %s\n", len(files), *out)
+		fmt.Fprintf(stdout, "wrote %d files to %s\n", len(generated), *out)
 	case "check":
-		diff, err := codegen.Diff(*out, files)
+		diff, err := codegen.Diff(*out, generated)
 		if err != nil {
 			return report(stderr, err)
 		}
@@ -86,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (status i
 			fmt.Fprintf(stderr, "%s is not what the specs generate; run tbgen generate:\n%s", *out, diff)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s is up to date with %s and %s\n", *out, *openapiPath, *asyncapiPath)
+		fmt.Fprintf(stdout, "%s is up to date with %s and %s\n", *out, files.OpenAPI, files.AsyncAPI)
 	}
 	return 0
 }

@@ -7,16 +7,27 @@ package spec
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
+// Files names the files of a contract.
+type Files struct {
+	// OpenAPI is the OpenAPI 3.0 file.
+	OpenAPI string
+	// Overlay, if set, is an OpenAPI Overlay applied to the OpenAPI file first.
+	Overlay string
+	// AsyncAPI is the AsyncAPI 3 file; its payloads reference the OpenAPI file.
+	AsyncAPI string
+}
+
 // Contract is a loaded and checked pair of spec files.
 type Contract struct {
-	// OpenAPIPath and AsyncAPIPath are the files as given.
-	OpenAPIPath, AsyncAPIPath string
+	// Files are the files as given.
+	Files Files
 	// OpenAPI is the validated OpenAPI document. Code generation mutates what it
 	// is given, so generators take a fresh copy from FreshOpenAPI.
 	OpenAPI *openapi3.T
@@ -43,11 +54,10 @@ func (c *Contract) FreshOpenAPI() (*openapi3.T, error) {
 	return loadOpenAPI(c.openapiDoc)
 }
 
-// Load reads and checks both files. Its error is Problems when the files have
-// problems, or another error when a file cannot be read at all.
-func Load(ctx context.Context, openapiPath, asyncapiPath string) (*Contract, error) {
-	oas := &problems{file: openapiPath}
-	odoc, err := readDocument(openapiPath)
+// Load reads and checks the files; its error is Problems.
+func Load(ctx context.Context, files Files) (*Contract, error) {
+	oas := &problems{file: files.OpenAPI}
+	odoc, err := readOpenAPI(files)
 	if err != nil {
 		oas.add("", "%v", err)
 		return nil, oas.list
@@ -63,8 +73,8 @@ func Load(ctx context.Context, openapiPath, asyncapiPath string) (*Contract, err
 	}
 	validateOpenAPI(ctx, doc, oas)
 
-	aas := &problems{file: asyncapiPath}
-	adoc, err := readDocument(asyncapiPath)
+	aas := &problems{file: files.AsyncAPI}
+	adoc, err := readDocument(files.AsyncAPI)
 	if err != nil {
 		aas.add("", "%v", err)
 		return nil, append(oas.list, aas.list...)
@@ -73,12 +83,26 @@ func Load(ctx context.Context, openapiPath, asyncapiPath string) (*Contract, err
 	if all := append(oas.list, aas.list...); len(all) > 0 {
 		return nil, all
 	}
-	c := &Contract{OpenAPIPath: openapiPath, AsyncAPIPath: asyncapiPath, OpenAPI: doc, AsyncAPI: async, openapiDoc: odoc}
+	c := &Contract{Files: files, OpenAPI: doc, AsyncAPI: async, openapiDoc: odoc}
 	c.Streams = matchStreams(doc, async, oas, aas)
 	if all := append(oas.list, aas.list...); len(all) > 0 {
 		return nil, all
 	}
 	return c, nil
+}
+
+// readOpenAPI reads the OpenAPI file with its overlay applied.
+func readOpenAPI(files Files) (*document, error) {
+	data, err := os.ReadFile(files.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	if files.Overlay != "" {
+		if data, err = applyOverlay(data, files.Overlay); err != nil {
+			return nil, fmt.Errorf("overlay %s: %w", files.Overlay, err)
+		}
+	}
+	return parseDocument(files.OpenAPI, data)
 }
 
 // streamExt is the x-taskbridge-stream extension of an operation.

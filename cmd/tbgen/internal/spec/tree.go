@@ -27,6 +27,11 @@ func readDocument(path string) (*document, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseDocument(path, data)
+}
+
+// parseDocument parses the contents of a spec file.
+func parseDocument(path string, data []byte) (*document, error) {
 	var root any
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
