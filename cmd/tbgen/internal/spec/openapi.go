@@ -55,8 +55,11 @@ func validateOpenAPI(ctx context.Context, doc *openapi3.T, ps *problems) {
 		check("/info", doc.Info.Validate(ctx))
 	}
 	if doc.Components != nil {
-		for _, name := range sortedKeys(doc.Components.Schemas) {
-			check(pointer("/components/schemas", name), doc.Components.Schemas[name].Validate(ctx))
+		validateSchemas(ctx, doc.Components.Schemas, ps)
+		if len(ps.list) > 0 {
+			// Parameters, responses and operations would repeat the schema
+			// problems they reference; they are checked once schemas are clean.
+			return
 		}
 		for _, name := range sortedKeys(doc.Components.Parameters) {
 			check(pointer("/components/parameters", name), doc.Components.Parameters[name].Validate(ctx))
@@ -85,6 +88,61 @@ func validateOpenAPI(ctx context.Context, doc *openapi3.T, ps *problems) {
 		// parameters that do not match the template, ...).
 		check("", doc.Validate(ctx))
 	}
+}
+
+// validateSchemas validates every component schema and reports the problems
+// at their source: a schema whose failure comes only from a schema it
+// references is not reported again.
+func validateSchemas(ctx context.Context, schemas openapi3.Schemas, ps *problems) {
+	failed := map[string]error{}
+	for name, ref := range schemas {
+		if err := ref.Validate(ctx); err != nil {
+			failed[name] = err
+		}
+	}
+	for _, name := range sortedKeys(failed) {
+		inherited := false
+		for dep := range referencedSchemas(schemas[name].Value, map[*openapi3.Schema]bool{}) {
+			inherited = inherited || (dep != name && failed[dep] != nil)
+		}
+		if !inherited {
+			ps.add(pointer("/components/schemas", name), "%v", failed[name])
+		}
+	}
+}
+
+// referencedSchemas returns the names of the component schemas s references,
+// directly or through other references.
+func referencedSchemas(s *openapi3.Schema, seen map[*openapi3.Schema]bool) map[string]bool {
+	out := map[string]bool{}
+	if s == nil || seen[s] {
+		return out
+	}
+	seen[s] = true
+	var visit func(r *openapi3.SchemaRef)
+	visit = func(r *openapi3.SchemaRef) {
+		if r == nil {
+			return
+		}
+		if name := componentSchemaName(r.Ref); name != "" {
+			out[name] = true
+		}
+		for dep := range referencedSchemas(r.Value, seen) {
+			out[dep] = true
+		}
+	}
+	for _, r := range s.Properties {
+		visit(r)
+	}
+	visit(s.Items)
+	visit(s.AdditionalProperties.Schema)
+	visit(s.Not)
+	for _, list := range []openapi3.SchemaRefs{s.AllOf, s.OneOf, s.AnyOf} {
+		for _, r := range list {
+			visit(r)
+		}
+	}
+	return out
 }
 
 // forEachOperation visits every operation in path and method order.
