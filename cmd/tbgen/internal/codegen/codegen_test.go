@@ -1,0 +1,20 @@
+package codegen
+
+import "testing"
+
+func TestCamel(t *testing.T) {
+	for in, want := range map[string]string{
+		"TASK_NOT_FOUND":         "TaskNotFound",
+		"not_ready":              "NotReady",
+		"ok":                     "Ok",
+		"no-cache, no-transform": "NoCacheNoTransform",
+		"taskEventStream":        "TaskEventStream",
+		"SUBSCRIPTION_CONFIRMED": "SubscriptionConfirmed",
+		"v2":                     "V2",
+		"":                       "",
+	} {
+		if got := camel(in); got != want {
+			t.Errorf("camel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
