@@ -116,9 +116,9 @@ func (l *asyncLoader) checkRefs() {
 	})
 }
 
-// resolve follows local $refs from node until a node without one.
-func (l *asyncLoader) resolve(node any) (any, string) {
-	target := ""
+// resolve follows local $refs from node until a node without one (at most
+// 16 hops, so that a reference cycle ends).
+func (l *asyncLoader) resolve(node any) any {
 	for range 16 {
 		m, ok := node.(map[string]any)
 		if !ok {
@@ -128,10 +128,9 @@ func (l *asyncLoader) resolve(node any) (any, string) {
 		if !ok || !strings.HasPrefix(ref, "#") {
 			break
 		}
-		target = ref[1:]
-		node, _ = l.doc.lookup(target)
+		node, _ = l.doc.lookup(ref[1:])
 	}
-	return node, target
+	return node
 }
 
 func (l *asyncLoader) channels() map[string]*Channel {
@@ -143,7 +142,7 @@ func (l *asyncLoader) channels() map[string]*Channel {
 	out := map[string]*Channel{}
 	for _, key := range sortedKeys(all) {
 		ptr := pointer("/channels", key)
-		node, _ := l.resolve(all[key])
+		node := l.resolve(all[key])
 		m, ok := node.(map[string]any)
 		if !ok {
 			l.ps.add(ptr, "a channel must be a mapping")
@@ -174,7 +173,7 @@ func (l *asyncLoader) channels() map[string]*Channel {
 
 // message returns the OpenAPI schema name of a message's payload.
 func (l *asyncLoader) message(ptr string, node any) (string, bool) {
-	node, _ = l.resolve(node)
+	node = l.resolve(node)
 	m, ok := node.(map[string]any)
 	if !ok {
 		l.ps.add(ptr, "a message must be a mapping")
