@@ -168,6 +168,10 @@ func TestBadInput(t *testing.T) {
 				"        schema:\n          type: object")
 			return nil
 		}, []string{"asyncapi.yaml#/channels/taskStream/messages/heartbeat/payload/schema: the payload schema must be a $ref"}},
+		{"operation message that is not a $ref", func(t *testing.T, o, a string) []string {
+			edit(t, a, "      - $ref: '#/channels/taskStream/messages/subscribe'\n", "      - subscribe\n")
+			return nil
+		}, []string{"asyncapi.yaml#/operations/receiveSubscribe/messages/0: must be a $ref to a message of channel taskStream"}},
 		{"streaming frames disagree", func(t *testing.T, o, a string) []string {
 			edit(t, a, "      - $ref: '#/channels/taskStream/messages/heartbeat'\n", "")
 			return nil

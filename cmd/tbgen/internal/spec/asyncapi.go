@@ -248,9 +248,7 @@ func (l *asyncLoader) operations(channels map[string]*Channel) {
 			l.ps.add(pointer(ptr, "action"), "action must be send or receive")
 			continue
 		}
-		chRef, _ := m["channel"].(map[string]any)
-		ref, _ := chRef["$ref"].(string)
-		chKey, ok := strings.CutPrefix(ref, "#/channels/")
+		chKey, ok := strings.CutPrefix(refOf(m["channel"]), "#/channels/")
 		c := channels[unescapeToken(chKey)]
 		if !ok || strings.Contains(chKey, "/") || c == nil {
 			l.ps.add(pointer(ptr, "channel"), "channel must be a $ref to #/channels/<key>")
@@ -276,13 +274,13 @@ func (l *asyncLoader) operationFrames(ptr string, c *Channel, node any) []Frame 
 			return nil
 		}
 		for i, item := range list {
-			ref, _ := item.(map[string]any)["$ref"].(string)
-			name, ok := strings.CutPrefix(ref, "#/channels/"+c.Key+"/messages/")
-			if _, known := c.schemas[unescapeToken(name)]; !ok || !known {
-				l.ps.add(pointer(ptr, "messages", fmt.Sprint(i)), "%q is not a message of channel %s", ref, c.Key)
+			name, ok := strings.CutPrefix(refOf(item), "#/channels/"+c.Key+"/messages/")
+			name = unescapeToken(name)
+			if _, known := c.schemas[name]; !ok || !known {
+				l.ps.add(pointer(ptr, "messages", fmt.Sprint(i)), "must be a $ref to a message of channel %s", c.Key)
 				continue
 			}
-			names = append(names, unescapeToken(name))
+			names = append(names, name)
 		}
 	}
 	out := make([]Frame, 0, len(names))
@@ -290,6 +288,13 @@ func (l *asyncLoader) operationFrames(ptr string, c *Channel, node any) []Frame 
 		out = append(out, Frame{Message: name, Schema: c.schemas[name], Pointer: pointer(c.Pointer, "messages", name)})
 	}
 	return out
+}
+
+// refOf returns the $ref of a {$ref: ...} node, or "" for anything else.
+func refOf(node any) string {
+	m, _ := node.(map[string]any)
+	ref, _ := m["$ref"].(string)
+	return ref
 }
 
 func appendFrames(list, more []Frame) []Frame {
