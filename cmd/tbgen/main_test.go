@@ -189,6 +189,15 @@ func TestBadInput(t *testing.T) {
 			edit(t, o, "        type:\n          type: string\n          enum: [SUBSCRIPTION_CONFIRMED]", "        type:\n          type: string\n          enum: [HEARTBEAT]")
 			return nil
 		}, []string{`type "HEARTBEAT" also marks`}},
+		{"one event variant without a typed payload", func(t *testing.T, o, a string) []string {
+			edit(t, o, "        payload:\n          $ref: '#/components/schemas/TaskStartedPayload'", "        payload:\n          type: object")
+			return nil
+		}, []string{"openapi.yaml#/components/schemas/TaskEvent: either every variant or none must have a payload property"}},
+		{"event variants with different envelopes", func(t *testing.T, o, a string) []string {
+			edit(t, o, "enum: [TASK_PROGRESS]\n        taskId:\n          $ref: '#/components/schemas/TaskId'\n        eventId:\n          $ref: '#/components/schemas/EventId'",
+				"enum: [TASK_PROGRESS]\n        taskId:\n          $ref: '#/components/schemas/TaskId'\n        eventId:\n          type: integer")
+			return nil
+		}, []string{"openapi.yaml#/components/schemas/TaskProgressEvent: its envelope fields differ from those of TaskStartedEvent"}},
 		{"overlay that selects nothing", func(t *testing.T, o, a string) []string {
 			ov := filepath.Join(filepath.Dir(o), "overlay.yaml")
 			require.NoError(t, os.WriteFile(ov, []byte("overlay: 1.0.0\ninfo: {title: x, version: '1'}\nactions:\n  - target: $.components.schemas.NoSuchSchema\n    update: {type: string}\n"), 0o644))

@@ -71,16 +71,15 @@ func (a *analysis) events() eventsData {
 				withPayload++
 			}
 		}
-		if withPayload == 0 {
-			continue
-		}
-		if withPayload != len(vs) || !a.eventUnion(&u, name, vs) {
-			if withPayload != len(vs) {
-				a.fail(name, "either every variant or none must have a payload property that references a schema")
+		switch withPayload {
+		case 0: // a union, but not of events: no payload helpers
+		case len(vs):
+			if a.eventUnion(&u, name, vs) {
+				d.Unions = append(d.Unions, u)
 			}
-			continue
+		default:
+			a.fail(name, "either every variant or none must have a payload property that references a schema")
 		}
-		d.Unions = append(d.Unions, u)
 	}
 	return d
 }

@@ -107,9 +107,8 @@ func readOpenAPI(files Files) (*document, error) {
 
 // streamExt is the x-taskbridge-stream extension of an operation.
 type streamExt struct {
-	Transport    string   `json:"transport"`
-	ClientFrames []string `json:"clientFrames"`
-	ServerFrames []string `json:"serverFrames"`
+	Transport                  string
+	ClientFrames, ServerFrames []string // component schema names
 }
 
 // matchStreams pairs every streaming operation with the channel of its address
