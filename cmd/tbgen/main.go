@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/token"
 	"io"
 	"os"
 
@@ -63,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (status i
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tbgen: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if !token.IsIdentifier(*pkg) {
+		fmt.Fprintf(stderr, "tbgen: -package %q is not a Go package name\n", *pkg)
 		return 2
 	}
 	contract, err := spec.Load(ctx, files)

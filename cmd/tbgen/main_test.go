@@ -253,6 +253,9 @@ func TestUsageErrors(t *testing.T) {
 	code, _, stderr = tbgen(t, "check", "stray")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `unexpected argument "stray"`)
+	code, _, stderr = tbgen(t, "generate", "-package", "my-gen", "-out", t.TempDir())
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `-package "my-gen" is not a Go package name`)
 }
 
 // TestHostSpecCompiles regenerates the custom-spec example into a fresh
