@@ -1,0 +1,63 @@
+package taskbridge
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors that stores, executors and policies return (wrapped with
+// %w) and that the services map to the error envelope in one place.
+var (
+	// ErrTaskNotFound: no such task, or not the caller's (the two are
+	// indistinguishable to clients). 404 TASK_NOT_FOUND.
+	ErrTaskNotFound = errors.New("task not found")
+	// ErrTaskEnded: the task has its terminal event; nothing more is appended.
+	ErrTaskEnded = errors.New("task has ended")
+	// ErrCancelRequested: the task is being cancelled, so the only terminal
+	// event it accepts is TASK_CANCELLED.
+	ErrCancelRequested = errors.New("task cancellation was requested")
+	// ErrInvalidTransition: the status move is not allowed (see TaskStatus.CanMoveTo).
+	ErrInvalidTransition = errors.New("invalid task status transition")
+	// ErrIdempotencyConflict: the key was used before for a different request.
+	// 409 IDEMPOTENCY_CONFLICT.
+	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+	// ErrSuspensionNotFound: the task has no suspension with that id. 404.
+	ErrSuspensionNotFound = errors.New("suspension not found")
+	// ErrSuspensionExists: a suspension with that id was opened before.
+	ErrSuspensionExists = errors.New("suspension already exists")
+	// ErrActionNotAllowed: the action type is not one the suspension allows.
+	// 409 ACTION_NOT_ALLOWED.
+	ErrActionNotAllowed = errors.New("action type not allowed")
+	// ErrUnauthenticated: the request carries no valid credentials. 401.
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrForbidden: the caller may not create this task. 403 TASK_OWNERSHIP_ERROR.
+	ErrForbidden = errors.New("not allowed for this caller")
+	// ErrUnknownTaskType: no executor handles the task type. 400 INVALID_REQUEST.
+	ErrUnknownTaskType = errors.New("unknown task type")
+	// ErrUploadTooLarge: an upload is over a size limit. 413 UPLOAD_VALIDATION_ERROR.
+	ErrUploadTooLarge = errors.New("upload too large")
+	// ErrUploadRejected: an upload breaks the upload policy (count, content
+	// type). 400 UPLOAD_VALIDATION_ERROR.
+	ErrUploadRejected = errors.New("upload rejected")
+	// ErrTaskNotRunning: the executor does not run the task (any more), so it
+	// cannot cancel or resume it.
+	ErrTaskNotRunning = errors.New("task is not running in this executor")
+	// ErrSubmission: the executor could not take the task. 503 TASK_SUBMISSION_ERROR.
+	ErrSubmission = errors.New("task submission failed")
+	// ErrClosed: the component was closed.
+	ErrClosed = errors.New("closed")
+)
+
+// InvalidInputError reports a task input, or an event an executor reported,
+// that does not have the shape its type needs. Create answers it with 422
+// REQUEST_VALIDATION_ERROR naming Field.
+type InvalidInputError struct {
+	// Field is a JSON pointer to the offending value, such as "/input/steps/2".
+	Field string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+func (e *InvalidInputError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}

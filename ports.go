@@ -1,0 +1,238 @@
+package taskbridge
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// TaskRegistry keeps task records. All methods are safe for concurrent use.
+type TaskRegistry interface {
+	// CreateTask creates the task, or finds the one created before with the
+	// same Owner and ClientRequestID: it returns that task and created=false
+	// when the fingerprints match, ErrIdempotencyConflict when they differ.
+	// Concurrent identical creates make exactly one task.
+	CreateTask(ctx context.Context, t NewTask) (task Task, created bool, err error)
+	// GetTask returns the task, or ErrTaskNotFound.
+	GetTask(ctx context.Context, taskID string) (Task, error)
+	// RequestCancel records a cancel request on a live task: the first
+	// request's reason is kept, repeats change nothing. It returns the task as
+	// it is afterwards; an ended task is returned unchanged.
+	RequestCancel(ctx context.Context, taskID, reason string) (Task, error)
+	// DeleteEndedBefore removes up to limit tasks that ended before the given
+	// time, whole (record, events, suspensions, receipts), and returns how
+	// many it removed. A live task is never touched.
+	DeleteEndedBefore(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Announcement says that a task's history grew up to EventID. An empty
+// TaskID means any task may have changed (a notification channel was lost
+// and restored): readers re-read from their cursors.
+type Announcement struct {
+	TaskID  string
+	EventID uint64
+}
+
+// EventStore keeps each task's history. All methods are safe for concurrent use.
+type EventStore interface {
+	// Append adds an event to the task and applies its status move and
+	// suspension in one step, stamping the event's id (the task's previous
+	// last id plus one) and CreatedAt. It returns ErrTaskNotFound,
+	// ErrTaskEnded after a terminal event, ErrCancelRequested for a terminal
+	// event other than TASK_CANCELLED once cancellation was requested,
+	// ErrInvalidTransition and ErrSuspensionExists. A terminal event closes
+	// any open suspension of the task.
+	Append(ctx context.Context, taskID string, a Append) (Event, error)
+	// ReadAfter returns up to limit events with ids greater than after, in
+	// order, or ErrTaskNotFound.
+	ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]Event, error)
+	// WatchAppends calls fn after appends, from any process sharing the
+	// store, until ctx ends; then it returns ctx's error. Calls to fn are
+	// sequential; fn must not block. Announcements may be coalesced but never
+	// lost: after a notification outage fn gets an Announcement with an
+	// empty TaskID.
+	WatchAppends(ctx context.Context, fn func(Announcement)) error
+}
+
+// SuspensionStore keeps suspensions and the hand-off of their outcome to the
+// executor. All methods are safe for concurrent use.
+type SuspensionStore interface {
+	// GetSuspension returns the suspension, or ErrSuspensionNotFound.
+	GetSuspension(ctx context.Context, taskID, suspendID string) (Suspension, error)
+	// OpenSuspensionOf returns the task's open suspension, if it has one.
+	OpenSuspensionOf(ctx context.Context, taskID string) (s Suspension, ok bool, err error)
+	// ExpireSuspensions moves up to limit open suspensions whose ExpiresAt
+	// is at or before now to expired, pending hand-off, and returns how many.
+	ExpireSuspensions(ctx context.Context, now time.Time, limit int) (int, error)
+	// PendingHandOffs returns up to limit resolved or expired suspensions
+	// whose outcome the executor has not taken yet, oldest first.
+	PendingHandOffs(ctx context.Context, limit int) ([]Suspension, error)
+	// MarkHandedOff records that the executor took the suspension's outcome.
+	MarkHandedOff(ctx context.Context, taskID, suspendID string) error
+}
+
+// ActionReceiptStore records client actions. All methods are safe for
+// concurrent use.
+type ActionReceiptStore interface {
+	// RecordAction judges an action and records its outcome in one step. A
+	// repeat of an accepted ClientActionID with the same fingerprint is
+	// DEDUPLICATED, with another is ErrIdempotencyConflict. Otherwise it
+	// returns ErrSuspensionNotFound or ErrActionNotAllowed, or judges the
+	// suspension: already resolved or closed, REJECTED_ALREADY_RESOLVED;
+	// expired (also when found overdue now, which expires it),
+	// REJECTED_EXPIRED; open, ACCEPTED: the receipt is stored, the
+	// suspension resolved with a pending hand-off and the TASK_ACTION_ACCEPTED
+	// event appended, all or nothing.
+	RecordAction(ctx context.Context, a ActionRequest) (ActionOutcome, error)
+	// PruneReceipts removes up to limit receipts received before the given
+	// time whose hand-off is done; a later repeat of their ClientActionID is
+	// judged afresh. It returns how many it removed.
+	PruneReceipts(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Store is every storage port: one backend implements them together, so that
+// an event, its status move, its suspension and a receipt commit as one.
+type Store interface {
+	TaskRegistry
+	EventStore
+	SuspensionStore
+	ActionReceiptStore
+}
+
+// TaskExecutor runs tasks. All methods are safe for concurrent use; they
+// return once the request is handed over, not when the work is done. The
+// executor reports progress through a Reporter.
+type TaskExecutor interface {
+	// CheckTask validates a task before it is created: ErrUnknownTaskType
+	// when no handler takes taskType, an *InvalidInputError when the input
+	// cannot be run.
+	CheckTask(ctx context.Context, taskType string, input json.RawMessage) error
+	// Submit hands a created task to the executor (wrapping ErrSubmission
+	// when it cannot take it).
+	Submit(ctx context.Context, t Task) error
+	// Cancel asks the executor to stop the task; the executor then reports
+	// Cancelled. ErrTaskNotRunning when it does not run the task.
+	Cancel(ctx context.Context, taskID string) error
+	// Resume hands a suspension's outcome to the task waiting on it. It is
+	// idempotent: a repeat for a suspension already taken returns nil.
+	// ErrTaskNotRunning when it does not run the task.
+	Resume(ctx context.Context, r Resume) error
+}
+
+// Progress is a TASK_PROGRESS report.
+type Progress struct {
+	// Percent is 0..100.
+	Percent float64
+	// Stage and Message are optional.
+	Stage, Message string
+}
+
+// Message is a TASK_MESSAGE report.
+type Message struct {
+	Text string
+	// Level is "info", "warning" or "debug"; empty leaves it out.
+	Level string
+}
+
+// SuspendRequest opens a suspension with a TASK_SUSPENDED report.
+type SuspendRequest struct {
+	// SuspendID identifies the suspension in its task; empty picks one.
+	SuspendID string
+	// Kind is USER_ACTION_REQUIRED, EXTERNAL_CONFIRMATION_PENDING or SYSTEM_PAUSED.
+	Kind string
+	// ReasonCode says why, for the client's logic.
+	ReasonCode string
+	// AllowedActions are the action types that may resolve it (at least one).
+	AllowedActions []string
+	// Interaction and UIHints are optional JSON objects for the client.
+	Interaction, UIHints json.RawMessage
+	// ExpiresAt, when not zero, is when it expires without an action.
+	ExpiresAt time.Time
+}
+
+// Failure is a TASK_FAILED report.
+type Failure struct {
+	Code, Message string
+	Retryable     bool
+}
+
+// Reporter is how executors report a task's life: each call appends one
+// event and moves the task's status with it, so status and history never
+// disagree. Calls for one task must be sequential; calls for different tasks
+// may run concurrently. Every method returns ErrTaskEnded after a terminal
+// event, and an *InvalidInputError for a report that would make an invalid
+// event.
+type Reporter interface {
+	// Start appends TASK_STARTED and moves the task to RUNNING.
+	Start(ctx context.Context, taskID, message string) error
+	// Progress appends TASK_PROGRESS.
+	Progress(ctx context.Context, taskID string, p Progress) error
+	// Message appends TASK_MESSAGE.
+	Message(ctx context.Context, taskID string, m Message) error
+	// Suspend appends TASK_SUSPENDED and opens the suspension.
+	Suspend(ctx context.Context, taskID string, s SuspendRequest) (Suspension, error)
+	// Complete appends TASK_COMPLETED with the result (JSON; nil is null).
+	// Once cancellation was requested it appends TASK_CANCELLED instead.
+	Complete(ctx context.Context, taskID string, result json.RawMessage) error
+	// Fail appends TASK_FAILED; once cancellation was requested it appends
+	// TASK_CANCELLED instead.
+	Fail(ctx context.Context, taskID string, f Failure) error
+	// Cancelled appends TASK_CANCELLED with the reason of the cancel request.
+	Cancelled(ctx context.Context, taskID string) error
+}
+
+// AuthResolver finds the caller of a request. It returns ErrUnauthenticated
+// (wrapped) when the request carries no valid credentials. Safe for
+// concurrent use.
+type AuthResolver interface {
+	Resolve(ctx context.Context, r *http.Request) (Principal, error)
+}
+
+// OwnershipPolicy decides who may create and see tasks. Safe for concurrent use.
+type OwnershipPolicy interface {
+	// CanCreate returns nil, or ErrForbidden (wrapped) when p may not create
+	// a task of that type.
+	CanCreate(ctx context.Context, p Principal, taskType string) error
+	// CanAccess reports whether p may see and act on t. A task p may not
+	// access is answered as missing.
+	CanAccess(ctx context.Context, p Principal, t Task) bool
+}
+
+// UploadLimits bound the files of one create request. A zero field means the
+// documented default of the service that applies it.
+type UploadLimits struct {
+	// MaxFileBytes bounds each file.
+	MaxFileBytes int64
+	// MaxTotalBytes bounds all files together.
+	MaxTotalBytes int64
+	// MaxFiles bounds how many files.
+	MaxFiles int
+	// AllowedContentTypes lists the accepted media types; "image/*" matches
+	// every image type. Empty allows any.
+	AllowedContentTypes []string
+}
+
+// UploadPolicy decides the upload limits per caller. Safe for concurrent use.
+type UploadPolicy interface {
+	Limits(ctx context.Context, p Principal) UploadLimits
+}
+
+// ReadinessProbe checks one dependency for /ready. Safe for concurrent use.
+type ReadinessProbe interface {
+	// Name labels the probe in the readiness details.
+	Name() string
+	// Check returns nil when the dependency is usable.
+	Check(ctx context.Context) error
+}
+
+// Metrics receives counts of what the services do. Implementations must be
+// safe for concurrent use and must not block.
+type Metrics interface {
+	// TaskCreated counts a create; deduplicated when it found an earlier task.
+	TaskCreated(taskType string, deduplicated bool)
+	// EventAppended counts an appended event.
+	EventAppended(t EventType)
+	// RequestFailed counts a request answered with an error code.
+	RequestFailed(operation, code string)
+}
