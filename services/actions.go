@@ -1,0 +1,111 @@
+package services
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/gen"
+)
+
+// SubmitTaskAction answers a suspension. The store judges and records the
+// action in one step (receipt, resolution, TASK_ACTION_ACCEPTED and a pending
+// hand-off); the hand-off to the executor follows and, should it fail, the
+// Reconciler retries it until the executor took it.
+func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequestObject) (gen.SubmitTaskActionResponseObject, error) {
+	_, t, err := a.task(ctx, req.TaskId)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body == nil {
+		return nil, unprocessable("body", "a request body is required")
+	}
+	b := req.Body
+	now := a.now()
+	accepted, err := json.Marshal(gen.TaskActionAcceptedPayload{
+		SuspendId: b.SuspendId, ClientActionId: b.ClientActionId, ActionType: b.ActionType, AcceptedAt: wireTime(now),
+	})
+	if err != nil {
+		return nil, err
+	}
+	payload, metadata := jsonOrNull(b.Payload), jsonOrNull(b.Metadata)
+	out, err := a.cfg.Store.RecordAction(ctx, taskbridge.ActionRequest{
+		TaskID:         t.ID,
+		ClientActionID: b.ClientActionId,
+		SuspendID:      b.SuspendId,
+		ActionType:     b.ActionType,
+		Payload:        payload,
+		Metadata:       metadata,
+		Fingerprint:    actionFingerprint(b.SuspendId, b.ActionType, payload),
+		Now:            now,
+		AcceptedEvent:  accepted,
+	})
+	if err != nil {
+		return nil, err
+	}
+	body := gen.TaskClientActionResponse{
+		TaskId: t.ID, SuspendId: b.SuspendId, ClientActionId: b.ClientActionId,
+		Status: gen.TaskClientActionResponseStatus(out.Status),
+	}
+	switch out.Status {
+	case taskbridge.ActionDeduplicated:
+		return gen.SubmitTaskAction200JSONResponse(body), nil
+	case taskbridge.ActionAccepted:
+		a.cfg.Metrics.EventAppended(taskbridge.EventActionAccepted)
+		a.handOff(context.WithoutCancel(ctx), taskbridge.Resume{TaskID: t.ID, SuspendID: b.SuspendId, Action: out.Receipt})
+	}
+	return gen.SubmitTaskAction202JSONResponse(body), nil
+}
+
+// handOff gives a resolved suspension's outcome to the executor and marks
+// it taken; a failure is logged and left to the Reconciler.
+func (a *API) handOff(ctx context.Context, r taskbridge.Resume) {
+	if err := handOff(ctx, a.cfg.Executor, a.cfg.Reporter, a.cfg.Store, r); err != nil {
+		a.log.LogAttrs(ctx, slog.LevelWarn, "resume hand-off failed; the reconciler retries it",
+			slog.String("taskId", r.TaskID), slog.String("suspendId", r.SuspendID), slog.Any("err", err))
+	}
+}
+
+// handOff delivers one resume. A task the executor no longer runs can never
+// take it: that task is failed with EXECUTOR_LOST instead of waiting forever.
+func handOff(ctx context.Context, ex taskbridge.TaskExecutor, rep taskbridge.Reporter, store taskbridge.SuspensionStore, r taskbridge.Resume) error {
+	err := ex.Resume(ctx, r)
+	if errors.Is(err, taskbridge.ErrTaskNotRunning) {
+		lost := taskbridge.Failure{Code: "EXECUTOR_LOST", Message: "no executor runs this task any more", Retryable: true}
+		err = rep.Fail(ctx, r.TaskID, lost)
+		if errors.Is(err, taskbridge.ErrTaskEnded) || errors.Is(err, taskbridge.ErrCancelRequested) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return store.MarkHandedOff(ctx, r.TaskID, r.SuspendID)
+}
+
+func jsonOrNull(o *gen.JSONObject) json.RawMessage {
+	if o == nil {
+		return json.RawMessage("null")
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+// actionFingerprint summarises what makes two actions with one
+// clientActionId the same: the suspension, the type and the payload.
+func actionFingerprint(suspendID, actionType string, payload json.RawMessage) string {
+	h := sha256.New()
+	for _, f := range [][]byte{[]byte(suspendID), []byte(actionType), payload} {
+		_ = binary.Write(h, binary.BigEndian, uint64(len(f)))
+		h.Write(f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,240 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/labstack/echo/v4"
+
+	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/gen"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultCancelReason = "cancelled_by_user"
+)
+
+// Notifier wakes waiting long-polls when a task's history grows.
+type Notifier interface {
+	// Notify returns a channel that is closed after the next append to the
+	// task, or when the notifier shuts down, and a func that releases it.
+	Notify(taskID string) (changed <-chan struct{}, release func())
+	// Closed reports whether the notifier has shut down; waits then end.
+	Closed() bool
+}
+
+// Config wires an API. Store, Executor, Reporter and Auth are required; a
+// zero or nil field of the rest means its documented default.
+type Config struct {
+	// Store keeps tasks, events, suspensions and receipts.
+	Store taskbridge.Store
+	// Executor runs the tasks.
+	Executor taskbridge.TaskExecutor
+	// Reporter is the one reporting API (NewReporter); the API uses it to end
+	// tasks that no executor runs any more.
+	Reporter taskbridge.Reporter
+	// Auth finds the caller of each secured request.
+	Auth taskbridge.AuthResolver
+	// Ownership decides who may create and see tasks; nil is OwnerOnly.
+	Ownership taskbridge.OwnershipPolicy
+	// Uploads decides the upload limits; nil is StaticUploads(UploadLimits{}),
+	// the defaults of DefaultUploadLimits.
+	Uploads taskbridge.UploadPolicy
+	// Probes make up /ready; none means always ready (until Drain).
+	Probes []taskbridge.ReadinessProbe
+	// ProbeTimeout bounds each probe; 0 is 2 s.
+	ProbeTimeout time.Duration
+	// Notifier lets polls wait for new events; nil answers every poll at once.
+	Notifier Notifier
+	// Streams serves SSE and WebSocket; nil answers them 503.
+	Streams Streams
+	// Metrics counts what happens; nil counts nothing.
+	Metrics taskbridge.Metrics
+	// Logger logs; nil discards.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a JSON request body; 0 is DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Clock tells the time; nil is time.Now.
+	Clock func() time.Time
+}
+
+// API implements the generated gen.StrictServerInterface on the ports.
+type API struct {
+	cfg      Config
+	log      *slog.Logger
+	routes   map[string]apiRoute
+	draining atomic.Bool
+	schemas  *payloadSchemas
+}
+
+var _ gen.StrictServerInterface = (*API)(nil)
+
+// New checks cfg and returns the API.
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil || cfg.Executor == nil || cfg.Reporter == nil || cfg.Auth == nil {
+		return nil, errors.New("services: Config needs Store, Executor, Reporter and Auth")
+	}
+	if cfg.Ownership == nil {
+		cfg.Ownership = OwnerOnly{}
+	}
+	if cfg.Uploads == nil {
+		cfg.Uploads = StaticUploads{}
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = 2 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	spec, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("services: embedded spec: %w", err)
+	}
+	schemas, err := newPayloadSchemas(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec), schemas: schemas}, nil
+}
+
+// Register installs the API on e: the envelope error handler, the request
+// guard (auth and validation) and every route of the contract.
+func (a *API) Register(e *echo.Echo) {
+	e.HTTPErrorHandler = a.HTTPErrorHandler
+	e.Use(a.guard)
+	gen.RegisterHandlers(e, gen.NewStreamingStrictHandler(a, nil))
+}
+
+// Drain makes /ready answer 503 from now on, so that load balancers stop
+// sending new requests while the host shuts down.
+func (a *API) Drain() { a.draining.Store(true) }
+
+// caller returns the principal the guard resolved.
+func caller(ctx context.Context) (taskbridge.Principal, error) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return taskbridge.Principal{}, taskbridge.ErrUnauthenticated
+	}
+	return p, nil
+}
+
+// task returns the caller's task, or ErrTaskNotFound when it is missing or
+// not the caller's: the two are indistinguishable on every endpoint.
+func (a *API) task(ctx context.Context, taskID string) (taskbridge.Principal, taskbridge.Task, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return p, taskbridge.Task{}, err
+	}
+	t, err := a.cfg.Store.GetTask(ctx, taskID)
+	if err != nil {
+		return p, taskbridge.Task{}, err
+	}
+	if !a.cfg.Ownership.CanAccess(ctx, p, t) {
+		return p, taskbridge.Task{}, fmt.Errorf("task %q is not the caller's: %w", taskID, taskbridge.ErrTaskNotFound)
+	}
+	return p, t, nil
+}
+
+// GetHealth answers liveness.
+func (a *API) GetHealth(context.Context, gen.GetHealthRequestObject) (gen.GetHealthResponseObject, error) {
+	return gen.GetHealth200JSONResponse{Status: gen.HealthResponseStatusOk}, nil
+}
+
+// GetReadiness runs every probe concurrently, each bounded by ProbeTimeout,
+// and answers 503 with the details when one fails or the API is draining.
+func (a *API) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject) (gen.GetReadinessResponseObject, error) {
+	results := make([]gen.ProbeResult, len(a.cfg.Probes))
+	done := make(chan struct{}, len(a.cfg.Probes))
+	for i, probe := range a.cfg.Probes {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			pctx, cancel := context.WithTimeout(ctx, a.cfg.ProbeTimeout)
+			defer cancel()
+			results[i] = probeResult(probe.Check(pctx))
+		}()
+	}
+	for range a.cfg.Probes {
+		<-done
+	}
+	body := gen.ReadinessResponse{Status: gen.ReadinessResponseStatusReady, Details: map[string]gen.ProbeResult{}}
+	for i, probe := range a.cfg.Probes {
+		body.Details[probe.Name()] = results[i]
+		if results[i].Status != gen.ProbeResultStatusReady {
+			body.Status = gen.ReadinessResponseStatusNotReady
+		}
+	}
+	if a.draining.Load() {
+		msg := "shutting down"
+		body.Details["server"] = gen.ProbeResult{Status: gen.ProbeResultStatusNotReady, Message: &msg}
+		body.Status = gen.ReadinessResponseStatusNotReady
+	}
+	if body.Status != gen.ReadinessResponseStatusReady {
+		return gen.GetReadiness503JSONResponse(body), nil
+	}
+	return gen.GetReadiness200JSONResponse(body), nil
+}
+
+func probeResult(err error) gen.ProbeResult {
+	if err == nil {
+		return gen.ProbeResult{Status: gen.ProbeResultStatusReady}
+	}
+	msg := err.Error()
+	return gen.ProbeResult{Status: gen.ProbeResultStatusNotReady, Error: &msg}
+}
+
+// payloadSchemas holds the spec's schema of each event payload, so that the
+// Reporter refuses an event the wire contract would not accept.
+type payloadSchemas struct {
+	byType map[taskbridge.EventType]*openapi3.Schema
+}
+
+func newPayloadSchemas(spec *openapi3.T) (*payloadSchemas, error) {
+	names := map[taskbridge.EventType]string{
+		taskbridge.EventStarted: "TaskStartedPayload", taskbridge.EventProgress: "TaskProgressPayload",
+		taskbridge.EventMessage: "TaskMessagePayload", taskbridge.EventSuspended: "TaskSuspendedPayload",
+		taskbridge.EventActionAccepted: "TaskActionAcceptedPayload", taskbridge.EventCompleted: "TaskCompletedPayload",
+		taskbridge.EventFailed: "TaskFailedPayload", taskbridge.EventCancelled: "TaskCancelledPayload",
+	}
+	s := &payloadSchemas{byType: map[taskbridge.EventType]*openapi3.Schema{}}
+	for t, name := range names {
+		ref, ok := spec.Components.Schemas[name]
+		if !ok || ref.Value == nil {
+			return nil, fmt.Errorf("services: the embedded spec has no schema %s", name)
+		}
+		s.byType[t] = ref.Value
+	}
+	return s, nil
+}
+
+// check validates a payload, given as the value json.Unmarshal makes of it.
+func (s *payloadSchemas) check(t taskbridge.EventType, payload any) error {
+	schema, ok := s.byType[t]
+	if !ok {
+		return &taskbridge.InvalidInputError{Field: "/type", Reason: fmt.Sprintf("unknown event type %q", t)}
+	}
+	if err := schema.VisitJSON(payload, openapi3.EnableFormatValidation()); err != nil {
+		var se *openapi3.SchemaError
+		if errors.As(err, &se) {
+			return &taskbridge.InvalidInputError{Field: schemaField(se), Reason: se.Reason}
+		}
+		return &taskbridge.InvalidInputError{Field: "/", Reason: err.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package services
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/taskbridge-go/taskbridge"
+)
+
+// Defaults of the background services.
+const (
+	DefaultReconcileInterval = time.Second
+	DefaultRetentionInterval = time.Second
+	DefaultRetainEnded       = 24 * time.Hour
+	DefaultReceiptTTL        = 24 * time.Hour
+	DefaultBatch             = 100
+)
+
+// Reconciler retries resume hand-offs: every resolved or expired suspension
+// whose outcome the executor has not taken yet is offered again on each
+// tick, so an action accepted just before a crash still resumes its task.
+// The zero value of a field is its documented default.
+type Reconciler struct {
+	Store    taskbridge.SuspensionStore
+	Executor taskbridge.TaskExecutor
+	Reporter taskbridge.Reporter
+	// Interval between passes; 0 is DefaultReconcileInterval.
+	Interval time.Duration
+	// Batch bounds the hand-offs of one pass; 0 is DefaultBatch.
+	Batch  int
+	Logger *slog.Logger
+}
+
+// Run reconciles on every interval until ctx ends, then returns ctx's error.
+func (r *Reconciler) Run(ctx context.Context) error {
+	return every(ctx, orDefault(r.Interval, DefaultReconcileInterval), func(ctx context.Context) { r.Pass(ctx) })
+}
+
+// Pass hands off what is pending now and returns how many it handed off.
+func (r *Reconciler) Pass(ctx context.Context) int {
+	log := orDiscard(r.Logger)
+	pending, err := r.Store.PendingHandOffs(ctx, orDefault(r.Batch, DefaultBatch))
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "listing pending hand-offs failed", slog.Any("err", err))
+		return 0
+	}
+	done := 0
+	for _, s := range pending {
+		err := handOff(ctx, r.Executor, r.Reporter, r.Store, taskbridge.Resume{TaskID: s.TaskID, SuspendID: s.SuspendID, Action: s.Action})
+		if err != nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "resume hand-off failed; retrying later",
+				slog.String("taskId", s.TaskID), slog.String("suspendId", s.SuspendID), slog.Any("err", err))
+			continue
+		}
+		done++
+	}
+	return done
+}
+
+// Retention expires overdue suspensions, prunes old action receipts and
+// removes whole tasks a while after they ended; it never touches a live
+// task's history. The zero value of a field is its documented default.
+type Retention struct {
+	Store taskbridge.Store
+	// Interval between passes; 0 is DefaultRetentionInterval.
+	Interval time.Duration
+	// RetainEnded is how long an ended task stays; 0 is DefaultRetainEnded.
+	RetainEnded time.Duration
+	// ReceiptTTL is how long a handed-off receipt deduplicates repeats; 0 is
+	// DefaultReceiptTTL.
+	ReceiptTTL time.Duration
+	// Batch bounds each kind of removal per pass; 0 is DefaultBatch.
+	Batch int
+	// Clock tells the time; nil is time.Now.
+	Clock  func() time.Time
+	Logger *slog.Logger
+}
+
+// Run applies retention on every interval until ctx ends, then returns ctx's error.
+func (r *Retention) Run(ctx context.Context) error {
+	return every(ctx, orDefault(r.Interval, DefaultRetentionInterval), func(ctx context.Context) { r.Pass(ctx) })
+}
+
+// RetentionPass counts what one pass did.
+type RetentionPass struct {
+	Expired, ReceiptsPruned, TasksRemoved int
+}
+
+// Total is everything the pass changed.
+func (p RetentionPass) Total() int { return p.Expired + p.ReceiptsPruned + p.TasksRemoved }
+
+// Pass applies retention once.
+func (r *Retention) Pass(ctx context.Context) RetentionPass {
+	log := orDiscard(r.Logger)
+	now := time.Now()
+	if r.Clock != nil {
+		now = r.Clock()
+	}
+	batch := orDefault(r.Batch, DefaultBatch)
+	var p RetentionPass
+	var err error
+	if p.Expired, err = r.Store.ExpireSuspensions(ctx, now, batch); err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "expiring suspensions failed", slog.Any("err", err))
+	}
+	if p.ReceiptsPruned, err = r.Store.PruneReceipts(ctx, now.Add(-orDefault(r.ReceiptTTL, DefaultReceiptTTL)), batch); err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "pruning receipts failed", slog.Any("err", err))
+	}
+	if p.TasksRemoved, err = r.Store.DeleteEndedBefore(ctx, now.Add(-orDefault(r.RetainEnded, DefaultRetainEnded)), batch); err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "removing ended tasks failed", slog.Any("err", err))
+	}
+	return p
+}
+
+// every runs pass at once and then on every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, pass func(context.Context)) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+		pass(ctx)
+		timer.Reset(interval)
+	}
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return l
+}

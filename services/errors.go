@@ -1,0 +1,105 @@
+package services
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/gen"
+)
+
+// Error is a request failure with everything the error envelope needs. The
+// services return it (or a domain sentinel that envelope maps to it) and the
+// Echo error handler writes it.
+type Error struct {
+	// Status is the HTTP status.
+	Status int
+	// Code is the envelope's code.
+	Code gen.ErrorCode
+	// Message is for humans; it never carries a Go error string of an
+	// internal failure.
+	Message string
+	// Details names what was wrong, such as {"field": "afterEventId"}.
+	Details map[string]any
+	// Err is the cause, for logs only.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %s: %v", e.Status, e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// newError makes an *Error; details are key, value pairs.
+func newError(status int, code gen.ErrorCode, message string, details ...any) *Error {
+	e := &Error{Status: status, Code: code, Message: message, Details: map[string]any{}}
+	for i := 0; i+1 < len(details); i += 2 {
+		e.Details[fmt.Sprint(details[i])] = details[i+1]
+	}
+	return e
+}
+
+// invalid is a 400 INVALID_REQUEST about one field.
+func invalid(field, message string) *Error {
+	return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest, message, "field", field)
+}
+
+// unprocessable is a 422 REQUEST_VALIDATION_ERROR about one field.
+func unprocessable(field, reason string) *Error {
+	return newError(http.StatusUnprocessableEntity, gen.ErrorCodeRequestValidationError,
+		"the request does not match the API: "+field+": "+reason, "field", field, "reason", reason)
+}
+
+// envelope maps any error to the *Error it is answered with: this is the one
+// place where domain sentinels meet status codes.
+func envelope(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var input *taskbridge.InvalidInputError
+	if errors.As(err, &input) {
+		e := unprocessable(input.Field, input.Reason)
+		e.Err = err
+		return e
+	}
+	e = mapSentinel(err)
+	e.Err = err
+	return e
+}
+
+func mapSentinel(err error) *Error {
+	switch {
+	case errors.Is(err, taskbridge.ErrTaskNotFound):
+		return newError(http.StatusNotFound, gen.ErrorCodeTaskNotFound, "task not found")
+	case errors.Is(err, taskbridge.ErrSuspensionNotFound):
+		return newError(http.StatusNotFound, gen.ErrorCodeTaskNotFound, "the task has no such suspension")
+	case errors.Is(err, taskbridge.ErrIdempotencyConflict):
+		return newError(http.StatusConflict, gen.ErrorCodeIdempotencyConflict,
+			"this idempotency key was already used for a different request")
+	case errors.Is(err, taskbridge.ErrActionNotAllowed):
+		return newError(http.StatusConflict, gen.ErrorCodeActionNotAllowed,
+			"the suspension does not allow this action type")
+	case errors.Is(err, taskbridge.ErrUnauthenticated):
+		return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+	case errors.Is(err, taskbridge.ErrForbidden):
+		return newError(http.StatusForbidden, gen.ErrorCodeTaskOwnershipError, "not allowed to create this task")
+	case errors.Is(err, taskbridge.ErrUnknownTaskType):
+		return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest, "unknown task type", "field", "taskType")
+	case errors.Is(err, taskbridge.ErrUploadTooLarge):
+		return newError(http.StatusRequestEntityTooLarge, gen.ErrorCodeUploadValidationError, err.Error())
+	case errors.Is(err, taskbridge.ErrUploadRejected):
+		return newError(http.StatusBadRequest, gen.ErrorCodeUploadValidationError, err.Error())
+	case errors.Is(err, taskbridge.ErrSubmission), errors.Is(err, taskbridge.ErrClosed):
+		return newError(http.StatusServiceUnavailable, gen.ErrorCodeTaskSubmissionError,
+			"the task could not be handed to an executor; retry later")
+	case errors.Is(err, taskbridge.ErrMalformedCursor):
+		return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest, err.Error())
+	}
+	return newError(http.StatusInternalServerError, gen.ErrorCodeInternalError, "internal error")
+}

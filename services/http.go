@@ -1,0 +1,233 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+
+	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/gen"
+)
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying the caller p.
+func WithPrincipal(ctx context.Context, p taskbridge.Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller that the request guard resolved.
+func PrincipalFrom(ctx context.Context) (taskbridge.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(taskbridge.Principal)
+	return p, ok
+}
+
+// apiRoute is one operation of the embedded spec, found by Echo's route path.
+type apiRoute struct {
+	route   *routers.Route
+	secured bool
+}
+
+// routeTable indexes the spec's operations by "METHOD /echo/:path".
+func routeTable(spec *openapi3.T) map[string]apiRoute {
+	table := map[string]apiRoute{}
+	for path, item := range spec.Paths.Map() {
+		echoPath := strings.NewReplacer("{", ":", "}", "").Replace(path)
+		for method, op := range item.Operations() {
+			security := spec.Security
+			if op.Security != nil {
+				security = *op.Security
+			}
+			table[method+" "+echoPath] = apiRoute{
+				route:   &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+				secured: len(security) > 0,
+			}
+		}
+	}
+	return table
+}
+
+// guard is the Echo middleware in front of every operation of the spec: it
+// resolves the caller where the operation is secured, bounds the body, and
+// validates the request against the embedded spec. Multipart bodies are not
+// validated here: create checks them while it streams them.
+func (a *API) guard(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r, ok := a.routes[c.Request().Method+" "+c.Path()]
+		if !ok {
+			return next(c)
+		}
+		req := c.Request()
+		if r.secured {
+			p, err := a.cfg.Auth.Resolve(req.Context(), req)
+			if err != nil {
+				if !errors.Is(err, taskbridge.ErrUnauthenticated) {
+					a.log.LogAttrs(req.Context(), slog.LevelError, "auth resolver failed", slog.Any("err", err))
+				}
+				return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+			}
+			req = req.WithContext(WithPrincipal(req.Context(), p))
+			c.SetRequest(req)
+		}
+		mediaType, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+		multipart := mediaType == echo.MIMEMultipartForm
+		if req.Body != nil && req.Body != http.NoBody && !multipart {
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
+		}
+		params := make(map[string]string, len(c.ParamNames()))
+		for _, name := range c.ParamNames() {
+			params[name] = c.Param(name)
+		}
+		input := &openapi3filter.RequestValidationInput{
+			Request:    req,
+			PathParams: params,
+			Route:      r.route,
+			Options: &openapi3filter.Options{
+				AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+				ExcludeRequestBody: multipart,
+			},
+		}
+		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
+			return validationError(err)
+		}
+		return next(c)
+	}
+}
+
+var propertyName = regexp.MustCompile(`property "([^"]+)"`)
+
+// validationError turns an openapi3filter failure into the envelope: a
+// request that does not match the spec is 422 naming the field; a body that
+// cannot be read as its content type at all is 400; an oversized one 413.
+func validationError(err error) *Error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return newError(http.StatusRequestEntityTooLarge, gen.ErrorCodeInvalidRequest,
+			"the request body is too large", "limitBytes", tooLarge.Limit)
+	}
+	var re *openapi3filter.RequestError
+	if !errors.As(err, &re) {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: gen.ErrorCodeRequestValidationError,
+			Message: "the request does not match the API", Details: map[string]any{}, Err: err}
+	}
+	if re.Parameter != nil {
+		e := unprocessable(re.Parameter.Name, parameterReason(re))
+		e.Details["in"] = re.Parameter.In
+		e.Err = err
+		return e
+	}
+	var se *openapi3.SchemaError
+	switch {
+	case errors.As(err, &se):
+		e := unprocessable(schemaField(se), se.Reason)
+		e.Err = err
+		return e
+	case errors.Is(err, openapi3filter.ErrInvalidRequired):
+		e := unprocessable("body", "a request body is required")
+		e.Err = err
+		return e
+	case strings.HasPrefix(re.Reason, "header Content-Type has unexpected value"):
+		return &Error{Status: http.StatusBadRequest, Code: gen.ErrorCodeInvalidRequest,
+			Message: "unsupported content type", Details: map[string]any{"field": "Content-Type"}, Err: err}
+	}
+	return &Error{Status: http.StatusBadRequest, Code: gen.ErrorCodeInvalidRequest,
+		Message: "the request body is not valid JSON", Details: map[string]any{"field": "body"}, Err: err}
+}
+
+// parameterReason says what is wrong with a parameter without Go internals.
+func parameterReason(re *openapi3filter.RequestError) string {
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		return se.Reason
+	}
+	if errors.Is(re.Err, openapi3filter.ErrInvalidRequired) {
+		return "is required"
+	}
+	var pe *openapi3filter.ParseError
+	if errors.As(re.Err, &pe) {
+		return "cannot be parsed as its type"
+	}
+	return "is invalid"
+}
+
+// schemaField is the JSON pointer of the value a schema error is about;
+// for a missing or unknown property it points at that property.
+func schemaField(se *openapi3.SchemaError) string {
+	path := se.JSONPointer()
+	if m := propertyName.FindStringSubmatch(se.Reason); m != nil && (len(path) == 0 || path[len(path)-1] != m[1]) {
+		path = append(path, m[1])
+	}
+	return "/" + strings.Join(path, "/")
+}
+
+// HTTPErrorHandler writes every error as the envelope with its status: the
+// services' own errors, domain sentinels, Echo's routing and binding errors,
+// and anything else as a 500 that carries no Go error string. Install it as
+// the Echo instance's HTTPErrorHandler (Register does).
+func (a *API) HTTPErrorHandler(err error, c echo.Context) {
+	e := a.errorFor(err)
+	ctx := c.Request().Context()
+	if e.Status >= http.StatusInternalServerError {
+		a.log.LogAttrs(ctx, slog.LevelError, "request failed", slog.String("path", c.Path()), slog.Any("err", err))
+	} else if a.log.Enabled(ctx, slog.LevelDebug) {
+		a.log.LogAttrs(ctx, slog.LevelDebug, "request refused", slog.String("code", string(e.Code)), slog.Any("err", err))
+	}
+	a.cfg.Metrics.RequestFailed(c.Path(), string(e.Code))
+	if c.Response().Committed {
+		return
+	}
+	body := gen.ErrorResponse{Code: e.Code, Message: e.Message, Details: e.Details, Timestamp: a.now()}
+	if body.Details == nil {
+		body.Details = gen.ErrorDetails{}
+	}
+	if err := c.JSON(e.Status, body); err != nil {
+		a.log.LogAttrs(ctx, slog.LevelDebug, "writing error response failed", slog.Any("err", err))
+	}
+}
+
+// errorFor maps err, including Echo's own errors, to the envelope.
+func (a *API) errorFor(err error) *Error {
+	var he *echo.HTTPError
+	if !errors.As(err, &he) {
+		return envelope(err)
+	}
+	var e *Error
+	switch he.Code {
+	case http.StatusNotFound:
+		e = newError(he.Code, gen.ErrorCodeRouteNotFound, "no such route")
+	case http.StatusMethodNotAllowed:
+		e = newError(he.Code, gen.ErrorCodeMethodNotAllowed, "method not allowed on this route")
+	case http.StatusRequestEntityTooLarge:
+		e = newError(he.Code, gen.ErrorCodeInvalidRequest, "the request body is too large")
+	case http.StatusUnsupportedMediaType:
+		e = newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest, "unsupported content type", "field", "Content-Type")
+	case http.StatusUnauthorized:
+		e = newError(he.Code, gen.ErrorCodeAuthenticationError, "authentication required")
+	case http.StatusServiceUnavailable:
+		e = newError(he.Code, gen.ErrorCodeNotReady, "not ready")
+	default:
+		if he.Code >= 500 {
+			e = newError(http.StatusInternalServerError, gen.ErrorCodeInternalError, "internal error")
+		} else {
+			e = newError(he.Code, gen.ErrorCodeInvalidRequest, "the request cannot be used")
+			if he.Code == http.StatusBadRequest {
+				e.Message = "the request body or parameters cannot be parsed"
+			}
+		}
+	}
+	e.Err = err
+	return e
+}
+
+// now is the services' clock, in UTC.
+func (a *API) now() time.Time { return a.cfg.Clock().UTC() }
