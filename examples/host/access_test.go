@@ -1,0 +1,77 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskbridge-go/taskbridge/gen"
+)
+
+// endpoints are the task endpoints, as method, path and JSON body.
+func endpoints(taskID string) []struct{ method, path, body string } {
+	base := "/api/v1/tasks/" + taskID
+	return []struct{ method, path, body string }{
+		{http.MethodGet, base, ""},
+		{http.MethodGet, base + "/events", ""},
+		{http.MethodGet, base + "/events/stream", ""},
+		{http.MethodPost, base + "/cancel", `{"reason":"x"}`},
+		{http.MethodPost, base + "/actions", `{"clientActionId":"a","suspendId":"s","actionType":"approve"}`},
+	}
+}
+
+func TestAnotherOwnersTaskIsNotFoundEverywhere(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	id, _ := h.suspended(t, "alice", "private", map[string]any{"reasonCode": "R", "allowedActions": []string{"approve"}})
+	for _, ep := range append(endpoints(id), endpoints("NOSUCHTASK")...) {
+		var body *strings.Reader
+		contentType := ""
+		if ep.body != "" {
+			body, contentType = strings.NewReader(ep.body), "application/json"
+		}
+		var r response
+		if body != nil {
+			r = h.do(t, ep.method, ep.path, "mallory", contentType, body)
+		} else {
+			r = h.do(t, ep.method, ep.path, "mallory", "", nil)
+		}
+		requireEnvelope(t, r, http.StatusNotFound, gen.ErrorCodeTaskNotFound)
+	}
+	// Alice's task is untouched: still suspended, not cancelled.
+	snap, err := h.client(t, "alice").GetTaskWithResponse(t.Context(), id)
+	require.NoError(t, err)
+	require.Equal(t, gen.TaskStatusRunning, snap.JSON200.Status)
+	require.NotNil(t, snap.JSON200.OpenSuspension)
+}
+
+func TestNoCredentialsIs401(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	id := h.createScripted(t, "alice", "t")
+	eps := append(endpoints(id), struct{ method, path, body string }{http.MethodPost, "/api/v1/tasks", `{"clientRequestId":"c","taskType":"echo"}`},
+		struct{ method, path, body string }{http.MethodGet, "/api/v1/tasks/ws", ""})
+	for _, ep := range eps {
+		r := h.do(t, ep.method, ep.path, "", "application/json", strings.NewReader(ep.body))
+		requireEnvelope(t, r, http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.base+"/api/v1/tasks/"+id, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Basic YWxpY2U6eA==")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "only bearer tokens are accepted")
+}
+
+func TestAccessTokenQueryParameter(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	id := h.createScripted(t, "alice", "t")
+	r := h.do(t, http.MethodGet, "/api/v1/tasks/"+id+"?access_token=alice", "", "", nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	r = h.do(t, http.MethodGet, "/api/v1/tasks/"+id+"?access_token=bob", "", "", nil)
+	requireEnvelope(t, r, http.StatusNotFound, gen.ErrorCodeTaskNotFound)
+}

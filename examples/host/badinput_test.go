@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskbridge-go/taskbridge/gen"
+)
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	id := h.createScripted(t, "alice", "target", step("suspend", map[string]any{"reasonCode": "R", "allowedActions": []string{"approve"}}))
+	tasks := "/api/v1/tasks"
+	scripted := func(steps string) string {
+		return `{"clientRequestId":"s","taskType":"scripted","input":{"steps":` + steps + `}}`
+	}
+	cases := []struct {
+		name, method, path, contentType, body string
+		status                                int
+		code                                  gen.ErrorCode
+		field                                 string
+	}{
+		{"malformed JSON", "POST", tasks, "application/json", `{"clientRequestId":`, 400, gen.ErrorCodeInvalidRequest, "body"},
+		{"JSON of the wrong kind", "POST", tasks, "application/json", `[1,2]`, 422, gen.ErrorCodeRequestValidationError, "/"},
+		{"wrong content type", "POST", tasks, "text/plain", `hello`, 400, gen.ErrorCodeInvalidRequest, "Content-Type"},
+		{"no content type", "POST", tasks, "", `{"clientRequestId":"c","taskType":"echo"}`, 400, gen.ErrorCodeInvalidRequest, "Content-Type"},
+		{"empty body", "POST", tasks, "application/json", ``, 422, gen.ErrorCodeRequestValidationError, "body"},
+		{"missing field", "POST", tasks, "application/json", `{"taskType":"echo"}`, 422, gen.ErrorCodeRequestValidationError, "/clientRequestId"},
+		{"unknown field", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"echo","priority":1}`, 422, gen.ErrorCodeRequestValidationError, "/priority"},
+		{"wrong type", "POST", tasks, "application/json", `{"clientRequestId":7,"taskType":"echo"}`, 422, gen.ErrorCodeRequestValidationError, "/clientRequestId"},
+		{"input not an object", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"echo","input":[1]}`, 422, gen.ErrorCodeRequestValidationError, "/input"},
+		{"empty clientRequestId", "POST", tasks, "application/json", `{"clientRequestId":"","taskType":"echo"}`, 422, gen.ErrorCodeRequestValidationError, "/clientRequestId"},
+		{"unknown task type", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"teleport"}`, 400, gen.ErrorCodeInvalidRequest, "taskType"},
+		{"oversized body", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"echo","input":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, gen.ErrorCodeInvalidRequest, ""},
+		{"scripted without steps", "POST", tasks, "application/json", `{"clientRequestId":"s","taskType":"scripted","input":{}}`, 422, gen.ErrorCodeRequestValidationError, "/input/steps"},
+		{"scripted unknown step", "POST", tasks, "application/json", scripted(`[{"dance":1}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/0"},
+		{"scripted progress 150", "POST", tasks, "application/json", scripted(`[{"progress":{"progress":150}}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/0/progress/progress"},
+		{"scripted step after terminal", "POST", tasks, "application/json", scripted(`[{"complete":{"result":1}},{"sleepMs":1}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/1"},
+		{"scripted two keys in a step", "POST", tasks, "application/json", scripted(`[{"sleepMs":1,"message":{"message":"m"}}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/0"},
+		{"scripted empty allowedActions", "POST", tasks, "application/json", scripted(`[{"suspend":{"reasonCode":"r","allowedActions":[]}}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/0/suspend/allowedActions"},
+		{"action: missing fields", "POST", tasks + "/" + id + "/actions", "application/json", `{"clientActionId":"a"}`, 422, gen.ErrorCodeRequestValidationError, "/suspendId"},
+		{"action: unknown field", "POST", tasks + "/" + id + "/actions", "application/json", `{"clientActionId":"a","suspendId":"s","actionType":"t","extra":true}`, 422, gen.ErrorCodeRequestValidationError, "/extra"},
+		{"action: malformed JSON", "POST", tasks + "/" + id + "/actions", "application/json", `{"clientActionId"`, 400, gen.ErrorCodeInvalidRequest, "body"},
+		{"cancel: wrong type", "POST", tasks + "/" + id + "/cancel", "application/json", `{"reason":5}`, 422, gen.ErrorCodeRequestValidationError, "/reason"},
+		{"task id with bad characters", "GET", tasks + "/bad$id", "", ``, 422, gen.ErrorCodeRequestValidationError, "taskId"},
+		{"SSE: malformed lastEventId", "GET", tasks + "/" + id + "/events/stream?lastEventId=x", "", ``, 400, gen.ErrorCodeInvalidRequest, "lastEventId"},
+		{"unknown route", "GET", "/api/v1/nothing", "", ``, 404, gen.ErrorCodeRouteNotFound, ""},
+		{"wrong method", "DELETE", tasks + "/" + id, "", ``, 405, gen.ErrorCodeMethodNotAllowed, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.do(t, c.method, c.path, "alice", c.contentType, bytes.NewReader([]byte(c.body)))
+			details := requireEnvelope(t, r, c.status, c.code)
+			if c.field != "" {
+				require.Equal(t, c.field, details["field"], "details: %v", details)
+			}
+			require.NotContains(t, string(r.body), "json:", "no Go error strings")
+			health := h.do(t, http.MethodGet, "/health", "", "", nil)
+			require.Equal(t, http.StatusOK, health.status, "the host keeps serving")
+		})
+	}
+	// The suspended task is unharmed by all of it.
+	snap, err := h.client(t, "alice").GetTaskWithResponse(t.Context(), id)
+	require.NoError(t, err)
+	require.Equal(t, gen.TaskStatusRunning, snap.JSON200.Status)
+}

@@ -1,0 +1,203 @@
+// Command host is the example taskbridge-go host: the contract served by
+// Echo over the in-memory store and the local executor, with the `scripted`
+// and `echo` task types. Every end-to-end test, benchmark and browser test
+// runs against it.
+//
+//	go run ./examples/host -addr 127.0.0.1:8080
+//
+// Flags may also be set through TASKBRIDGE_* environment variables (for
+// -addr, TASKBRIDGE_ADDR); a flag on the command line wins. Authentication is
+// a development resolver: `Authorization: Bearer <subject>` or
+// `?access_token=<subject>`, and the subject owns what it creates.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/taskbridge-go/taskbridge/adapters/local"
+	"github.com/taskbridge-go/taskbridge/examples/host/tasks"
+	"github.com/taskbridge-go/taskbridge/runtime/hub"
+	"github.com/taskbridge-go/taskbridge/services"
+	"github.com/taskbridge-go/taskbridge/stores/memory"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil))
+}
+
+// options are the host's settings.
+type options struct {
+	addr            string
+	store           string
+	executor        string
+	postgresURL     string
+	redisURL        string
+	temporalAddress string
+	drain           time.Duration
+	retainEnded     time.Duration
+	maxConcurrent   int
+	logLevel        string
+}
+
+// parseOptions reads flags, with TASKBRIDGE_<NAME> environment variables as
+// their defaults.
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("host", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&o.store, "store", "memory", "store: memory (postgres and redis are planned)")
+	fs.StringVar(&o.executor, "executor", "local", "executor: local (temporal is planned)")
+	fs.StringVar(&o.postgresURL, "postgres-url", "", "PostgreSQL URL, for -store postgres")
+	fs.StringVar(&o.redisURL, "redis-url", "", "Redis URL, for -store redis")
+	fs.StringVar(&o.temporalAddress, "temporal-address", "", "Temporal frontend host:port, for -executor temporal")
+	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long shutdown waits for requests and tasks to finish")
+	fs.DurationVar(&o.retainEnded, "retain-ended", services.DefaultRetainEnded, "how long an ended task is kept before it is removed")
+	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "how many tasks run at once (0 is the local executor's default)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "TASKBRIDGE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return o, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.store != "memory" {
+		return o, fmt.Errorf("-store %s: only memory is available in this build", o.store)
+	}
+	if o.executor != "local" {
+		return o, fmt.Errorf("-executor %s: only local is available in this build", o.executor)
+	}
+	return o, nil
+}
+
+// run starts the host and serves until ctx ends, then shuts down within the
+// drain time. It reports the bound address on ready (when not nil) and
+// returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) int {
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "host:", err)
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		fmt.Fprintln(stderr, "host: -log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := serve(ctx, o, log, stdout, ready); err != nil {
+		log.Error("host stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve wires the host, serves, and shuts everything down in order: stop
+// accepting and answer waiting polls, end in-flight requests (cutting what is
+// left after the drain time), stop the executor (within another drain time),
+// then the background services.
+func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, ready chan<- string) error {
+	store := memory.New()
+	reporter, err := services.NewReporter(services.ReporterConfig{Store: store})
+	if err != nil {
+		return err
+	}
+	executor := local.New(local.Config{Reporter: reporter, MaxConcurrent: o.maxConcurrent, Logger: log}, tasks.All()...)
+	notifier := hub.New(store)
+	api, err := services.New(services.Config{
+		Store: store, Executor: executor, Reporter: reporter, Auth: devAuth{},
+		Notifier: notifier, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	api.Register(e)
+
+	listener, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = notifier.Run(background) })
+	wg.Go(func() {
+		_ = (&services.Reconciler{Store: store, Executor: executor, Reporter: reporter, Logger: log}).Run(background)
+	})
+	wg.Go(func() {
+		_ = (&services.Retention{Store: store, RetainEnded: o.retainEnded, Logger: log}).Run(background)
+	})
+	defer func() {
+		stopBackground()
+		wg.Wait()
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(listener) }()
+	addr := listener.Addr().String()
+	fmt.Fprintf(stdout, "taskbridge host listening on http://%s\n", addr)
+	if ready != nil {
+		ready <- addr
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "drain", o.drain)
+	api.Drain()
+	notifier.Close()
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
+	defer cancel()
+	if err := server.Shutdown(drainCtx); err != nil {
+		// Connections still open at the end of the drain are cut; their
+		// clients resume elsewhere by cursor.
+		log.Warn("drain time over; closing the remaining connections", "err", err)
+		_ = server.Close()
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
+	defer cancelStop()
+	if err := executor.Shutdown(stopCtx); err != nil {
+		return fmt.Errorf("executor shutdown: %w", err)
+	}
+	return nil
+}
