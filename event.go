@@ -61,8 +61,9 @@ type Append struct {
 var ErrMalformedCursor = errors.New("malformed event id")
 
 // ParseEventID parses a cursor or eventId from the wire: the decimal form of a
-// positive integer, without sign, spaces or leading zeros. "0" is accepted as
-// the cursor before the first event.
+// positive integer up to math.MaxInt64 (the range every store can keep),
+// without sign, spaces or leading zeros. "0" is accepted as the cursor before
+// the first event.
 func ParseEventID(s string) (uint64, error) {
 	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') {
 		return 0, fmt.Errorf("%w: %q", ErrMalformedCursor, s)
@@ -72,7 +73,7 @@ func ParseEventID(s string) (uint64, error) {
 			return 0, fmt.Errorf("%w: %q", ErrMalformedCursor, s)
 		}
 	}
-	id, err := strconv.ParseUint(s, 10, 64)
+	id, err := strconv.ParseUint(s, 10, 63)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %q", ErrMalformedCursor, s)
 	}

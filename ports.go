@@ -41,8 +41,11 @@ type EventStore interface {
 	// last id plus one) and CreatedAt. It returns ErrTaskNotFound,
 	// ErrTaskEnded after a terminal event, ErrCancelRequested for a terminal
 	// event other than TASK_CANCELLED once cancellation was requested,
-	// ErrInvalidTransition and ErrSuspensionExists. A terminal event closes
-	// any open suspension of the task.
+	// ErrInvalidTransition and ErrSuspensionExists. A terminal event must
+	// carry its own terminal Status (TASK_COMPLETED with COMPLETED, and so
+	// on) and a terminal Status needs its terminal event; other pairings are
+	// ErrInvalidTransition. A Suspension goes only with TASK_SUSPENDED. A
+	// terminal event closes any open suspension of the task.
 	Append(ctx context.Context, taskID string, a Append) (Event, error)
 	// ReadAfter returns up to limit events with ids greater than after, in
 	// order, or ErrTaskNotFound.

@@ -75,3 +75,10 @@ func TestAccessTokenQueryParameter(t *testing.T) {
 	r = h.do(t, http.MethodGet, "/api/v1/tasks/"+id+"?access_token=bob", "", "", nil)
 	requireEnvelope(t, r, http.StatusNotFound, gen.ErrorCodeTaskNotFound)
 }
+
+func TestCreateDeniedByPolicyIs403(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	r := h.doJSON(t, http.MethodPost, "/api/v1/tasks", "readonly-dave", map[string]any{"clientRequestId": "c", "taskType": "echo"})
+	requireEnvelope(t, r, http.StatusForbidden, gen.ErrorCodeTaskOwnershipError)
+}

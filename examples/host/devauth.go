@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/services"
 )
 
 // devAuth is a DEVELOPMENT-ONLY AuthResolver: it trusts whatever the client
@@ -32,4 +33,19 @@ func (devAuth) Resolve(_ context.Context, r *http.Request) (taskbridge.Principal
 		return taskbridge.Principal{}, fmt.Errorf("%w: no bearer token and no access_token", taskbridge.ErrUnauthenticated)
 	}
 	return taskbridge.Principal{Subject: token}, nil
+}
+
+// devOwnership is the example host's OwnershipPolicy: the default owner-only
+// access, and subjects named "readonly-..." may read but not create, so that
+// the 403 TASK_OWNERSHIP_ERROR path can be seen working.
+type devOwnership struct{ services.OwnerOnly }
+
+var _ taskbridge.OwnershipPolicy = devOwnership{}
+
+// CanCreate refuses read-only subjects.
+func (devOwnership) CanCreate(_ context.Context, p taskbridge.Principal, _ string) error {
+	if strings.HasPrefix(p.Subject, "readonly-") {
+		return fmt.Errorf("%w: %s may not create tasks", taskbridge.ErrForbidden, p.Subject)
+	}
+	return nil
 }

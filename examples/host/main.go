@@ -137,7 +137,8 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	executor := local.New(local.Config{Reporter: reporter, MaxConcurrent: o.maxConcurrent, Logger: log}, tasks.All()...)
 	notifier := hub.New(store)
 	api, err := services.New(services.Config{
-		Store: store, Executor: executor, Reporter: reporter, Auth: devAuth{},
+		Store: store, Executor: executor, Reporter: reporter,
+		Auth: devAuth{}, Ownership: devOwnership{},
 		Notifier: notifier, Logger: log,
 	})
 	if err != nil {

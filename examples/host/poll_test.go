@@ -95,3 +95,22 @@ func TestLongPollWakesOnTheNextEvent(t *testing.T) {
 	require.NotEmpty(t, page.Events, "the wait ended with the new event, not its deadline")
 	require.Equal(t, "TASK_ACTION_ACCEPTED", checkEvent(t, id, page.Events[0]).Type)
 }
+
+func TestSSEAfterTheEndIs204(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	id := h.createScripted(t, "alice", "ended", step("message", map[string]any{"message": "m"}))
+	require.Len(t, h.follow(t, "alice", id), 3)
+	r := h.do(t, http.MethodGet, "/api/v1/tasks/"+id+"/events/stream?lastEventId=3", "alice", "", nil)
+	require.Equal(t, http.StatusNoContent, r.status, "a cursor at the terminal event tells EventSource to stop")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.base+"/api/v1/tasks/"+id+"/events/stream?lastEventId=1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer alice")
+	req.Header.Set("Last-Event-ID", "9")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusNoContent, res.StatusCode, "Last-Event-ID wins over lastEventId")
+	r = h.do(t, http.MethodGet, "/api/v1/tasks/"+id+"/events/stream?lastEventId=x9", "alice", "", nil)
+	requireEnvelope(t, r, http.StatusBadRequest, gen.ErrorCodeInvalidRequest)
+}
