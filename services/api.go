@@ -72,7 +72,6 @@ type API struct {
 	log      *slog.Logger
 	routes   map[string]apiRoute
 	draining atomic.Bool
-	schemas  *payloadSchemas
 }
 
 var _ gen.StrictServerInterface = (*API)(nil)
@@ -107,11 +106,7 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("services: embedded spec: %w", err)
 	}
-	schemas, err := newPayloadSchemas(spec)
-	if err != nil {
-		return nil, err
-	}
-	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec), schemas: schemas}, nil
+	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec)}, nil
 }
 
 // Register installs the API on e: the envelope error handler, the request

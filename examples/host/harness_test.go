@@ -183,13 +183,12 @@ func (h *host) poll(t *testing.T, subject, taskID, query string) pollPage {
 	return p
 }
 
-// follow long-polls the task until its terminal event and returns every
-// event, checking each against the reference schema, the task id and the
-// strictly increasing eventIds.
-func (h *host) follow(t *testing.T, subject, taskID string) []wireEvent {
+// each long-polls the task from the start and calls fn with every event,
+// checked against the reference schema, the task id and the strictly
+// increasing eventIds, until fn returns false.
+func (h *host) each(t *testing.T, subject, taskID string, fn func(wireEvent) bool) {
 	t.Helper()
-	var all []wireEvent
-	cursor := ""
+	cursor, last := "", 0
 	for {
 		q := "waitTimeoutMs=5000"
 		if cursor != "" {
@@ -198,19 +197,28 @@ func (h *host) follow(t *testing.T, subject, taskID string) []wireEvent {
 		page := h.poll(t, subject, taskID, q)
 		for _, raw := range page.Events {
 			e := checkEvent(t, taskID, raw)
-			if len(all) > 0 {
-				require.Greater(t, eventNumber(t, e.EventID), eventNumber(t, all[len(all)-1].EventID), "eventIds strictly increase")
+			n := eventNumber(t, e.EventID)
+			require.Greater(t, n, last, "eventIds strictly increase")
+			last = n
+			if !fn(e) {
+				return
 			}
-			all = append(all, e)
 		}
 		if page.NextAfterEventID != nil {
 			cursor = *page.NextAfterEventID
 		}
-		if n := len(all); n > 0 && terminal(all[n-1].Type) && !page.HasMore {
-			return all
-		}
-		require.Less(t, len(all), 100000, "the task never ended")
 	}
+}
+
+// follow returns every event of the task up to its terminal one.
+func (h *host) follow(t *testing.T, subject, taskID string) []wireEvent {
+	t.Helper()
+	var all []wireEvent
+	h.each(t, subject, taskID, func(e wireEvent) bool {
+		all = append(all, e)
+		return !terminal(e.Type)
+	})
+	return all
 }
 
 // checkEvent validates one event against the reference schema and decodes it.
@@ -263,24 +271,16 @@ func (h *host) createScripted(t *testing.T, subject, requestID string, steps ...
 // waitFor long-polls until an event of the type arrives and returns it.
 func (h *host) waitFor(t *testing.T, subject, taskID, eventType string) wireEvent {
 	t.Helper()
-	cursor := ""
-	for {
-		q := "waitTimeoutMs=5000"
-		if cursor != "" {
-			q += "&afterEventId=" + cursor
+	var found wireEvent
+	h.each(t, subject, taskID, func(e wireEvent) bool {
+		if e.Type == eventType {
+			found = e
+			return false
 		}
-		page := h.poll(t, subject, taskID, q)
-		for _, raw := range page.Events {
-			e := checkEvent(t, taskID, raw)
-			if e.Type == eventType {
-				return e
-			}
-			require.False(t, terminal(e.Type), "the task ended with %s before %s", e.Type, eventType)
-		}
-		if page.NextAfterEventID != nil {
-			cursor = *page.NextAfterEventID
-		}
-	}
+		require.False(t, terminal(e.Type), "the task ended with %s before %s", e.Type, eventType)
+		return true
+	})
+	return found
 }
 
 func step(kind string, v any) map[string]any { return map[string]any{kind: v} }
