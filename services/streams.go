@@ -8,25 +8,18 @@ import (
 	"github.com/taskbridge-go/taskbridge/gen"
 )
 
-// SSERequest is a checked request to follow a task over SSE.
-type SSERequest struct {
-	// Task is the caller's task, as it was when the stream was asked for.
-	Task taskbridge.Task
-	// After is the cursor: the stream starts strictly after it.
-	After uint64
-}
-
-// OpenTask returns the caller's task, or ErrTaskNotFound when it is missing
-// or not the caller's. WebSocket sessions use it for each subscribe frame.
-type OpenTask func(ctx context.Context, taskID string) (taskbridge.Task, error)
-
-// Streams serves the live transports; the runtime implements it.
+// Streams serves the live transports; the runtime implements it. Its
+// signatures use only root and gen types, so the runtime need not import
+// this package.
 type Streams interface {
-	// SSE returns the response that streams the task's events after the cursor.
-	SSE(ctx context.Context, req SSERequest) gen.StreamResponse
+	// SSE returns the response that streams the caller's task (as it was
+	// when the stream was asked for) strictly after the cursor.
+	SSE(ctx context.Context, task taskbridge.Task, after uint64) gen.StreamResponse
 	// WebSocket returns the response that upgrades the request and serves
-	// subscriptions of the caller, checking each task with open.
-	WebSocket(ctx context.Context, p taskbridge.Principal, open OpenTask) gen.StreamResponse
+	// the caller's subscriptions, checking each subscribed task with open,
+	// which answers taskbridge.ErrTaskNotFound (wrapped) for a task that is
+	// missing or not the caller's.
+	WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error)) gen.StreamResponse
 }
 
 func noStreams() *Error {
@@ -55,7 +48,7 @@ func (a *API) StreamTaskEvents(ctx context.Context, req gen.StreamTaskEventsRequ
 	if a.cfg.Streams == nil {
 		return nil, noStreams()
 	}
-	return gen.StreamTaskEventsStream{StreamResponse: a.cfg.Streams.SSE(ctx, SSERequest{Task: t, After: after})}, nil
+	return gen.StreamTaskEventsStream{StreamResponse: a.cfg.Streams.SSE(ctx, t, after)}, nil
 }
 
 // ConnectTaskStream hands the WebSocket upgrade to the runtime with the

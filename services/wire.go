@@ -6,44 +6,15 @@ import (
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/runtime/hub"
 )
 
 // This file is the one place where domain types become wire types.
 
-// TimeFormat is how timestamps go on the wire: RFC 3339 in UTC, always with
-// a fraction of a second.
-const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
-
-// EncodeEvent is the wire envelope of an event as JSON:
-// {"type","taskId","eventId","createdAt","payload"}.
-func EncodeEvent(e taskbridge.Event) []byte {
-	b := make([]byte, 0, 96+len(e.TaskID)+len(e.Payload))
-	b = append(b, `{"type":"`...)
-	b = append(b, e.Type...)
-	b = append(b, `","taskId":`...)
-	b = appendJSONString(b, e.TaskID)
-	b = append(b, `,"eventId":"`...)
-	b = append(b, taskbridge.FormatEventID(e.ID)...)
-	b = append(b, `","createdAt":"`...)
-	b = e.CreatedAt.UTC().AppendFormat(b, TimeFormat)
-	b = append(b, `","payload":`...)
-	if len(e.Payload) == 0 {
-		b = append(b, "{}"...)
-	} else {
-		b = append(b, e.Payload...)
-	}
-	return append(b, '}')
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always marshals
-	return append(b, q...)
-}
-
 // wireEvent is the event as the generated union type.
 func wireEvent(e taskbridge.Event) gen.TaskEvent {
 	var te gen.TaskEvent
-	_ = te.UnmarshalJSON(EncodeEvent(e)) // the union keeps the raw bytes
+	_ = te.UnmarshalJSON(hub.EncodeJSON(e)) // the union keeps the raw bytes
 	return te
 }
 

@@ -135,7 +135,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		return err
 	}
 	executor := local.New(local.Config{Reporter: reporter, MaxConcurrent: o.maxConcurrent, Logger: log}, tasks.All()...)
-	notifier := hub.New(store)
+	notifier := hub.New(store, hub.Config{})
 	api, err := services.New(services.Config{
 		Store: store, Executor: executor, Reporter: reporter,
 		Auth: devAuth{}, Ownership: devOwnership{},

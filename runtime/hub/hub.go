@@ -1,11 +1,25 @@
-// Package hub is the per-process fan-out of append announcements: a store
-// announces appends (taskbridge.EventStore.WatchAppends) and the hub wakes
-// only the waiters of that task.
+// Package hub is the per-process fan-out of task events. A store announces
+// appends (taskbridge.EventStore.WatchAppends); the hub wakes only the
+// readers of that task, and serves them the task's recent events from a
+// bounded cache in which each event is encoded once for every transport and
+// shared by all its readers.
+//
+// # Reading
+//
+// A reader follows a task by cursor (Follow, then Next in a loop): Next
+// returns what exists after the cursor and advances it, or, when nothing
+// does, a channel that is closed when more may exist. The channel is taken
+// before the store is read, so no append between the read and the wait is
+// missed; the switch from replay to live is a matter of the cursor, so a
+// reader never sees a gap, a duplicate or a reordering. A slow reader never
+// holds anyone up: it reads at its own pace, from the cache while it keeps
+// up and from the store when it falls behind.
 //
 // # Concurrency
 //
 // All methods are safe for concurrent use. Run is called once and owns the
-// watch of the store; Close ends every wait and makes Run return.
+// watch of the store; Close wakes every reader, makes Run return and marks
+// the hub closed, so that the transports end their streams.
 package hub
 
 import (
@@ -18,11 +32,26 @@ import (
 	"github.com/taskbridge-go/taskbridge"
 )
 
+// Defaults of Config.
+const (
+	DefaultCacheEvents = 512
+	DefaultReadBatch   = 256
+)
+
+// Config tunes a Hub; a zero field is its default.
+type Config struct {
+	// CacheEvents bounds the recent events cached per followed task.
+	CacheEvents int
+	// ReadBatch bounds one read from the store.
+	ReadBatch int
+}
+
 const shards = 64
 
-// Hub wakes the waiters of a task when its history grows.
+// Hub wakes the readers of a task when its history grows.
 type Hub struct {
 	store  taskbridge.EventStore
+	cfg    Config
 	seed   maphash.Seed
 	shards [shards]shard
 	closed atomic.Bool
@@ -31,27 +60,38 @@ type Hub struct {
 }
 
 type shard struct {
-	mu      sync.Mutex
-	waiters map[string]*waiters
+	mu    sync.Mutex
+	tasks map[string]*entry
 }
 
-// waiters is the channel the waiters of one task share, and how many hold it.
-type waiters struct {
-	ch chan struct{}
-	n  int
+// entry is the hub's state for one task with readers.
+type entry struct {
+	refs int // guarded by the shard's mu
+
+	mu      sync.RWMutex
+	changed chan struct{} // closed and replaced at each announcement
+	cache   []*Event      // recent events with consecutive ids, oldest first
+
+	fill sync.Mutex // one store read at a time per task
 }
 
 // New returns a hub over the store's announcements; call Run to start it.
-func New(store taskbridge.EventStore) *Hub {
-	h := &Hub{store: store, seed: maphash.MakeSeed(), done: make(chan struct{})}
+func New(store taskbridge.EventStore, cfg Config) *Hub {
+	if cfg.CacheEvents <= 0 {
+		cfg.CacheEvents = DefaultCacheEvents
+	}
+	if cfg.ReadBatch <= 0 {
+		cfg.ReadBatch = DefaultReadBatch
+	}
+	h := &Hub{store: store, cfg: cfg, seed: maphash.MakeSeed(), done: make(chan struct{})}
 	for i := range h.shards {
-		h.shards[i].waiters = map[string]*waiters{}
+		h.shards[i].tasks = map[string]*entry{}
 	}
 	return h
 }
 
-// Run watches the store until ctx ends or Close is called, then wakes every
-// waiter and returns.
+// Run watches the store until ctx ends or Close is called; then it closes
+// the hub and returns.
 func (h *Hub) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -70,7 +110,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	return err
 }
 
-// Close ends every current and future wait. It is idempotent.
+// Close wakes every reader and marks the hub closed. It is idempotent.
 func (h *Hub) Close() {
 	h.once.Do(func() {
 		h.closed.Store(true)
@@ -82,59 +122,171 @@ func (h *Hub) Close() {
 // Closed reports whether the hub has shut down.
 func (h *Hub) Closed() bool { return h.closed.Load() }
 
-// Notify returns a channel closed at the task's next announced append (or
-// any announcement that may concern it) and a release func. Waiters of one
-// task share a channel, so waking them is one close.
+// Done is closed when the hub shuts down; streams watch it to end.
+func (h *Hub) Done() <-chan struct{} { return h.done }
+
+// Notify returns a channel closed at the task's next announcement and a
+// func that releases it; a long-poll waits on it (services.Notifier).
 func (h *Hub) Notify(taskID string) (<-chan struct{}, func()) {
 	if h.closed.Load() {
 		return h.done, func() {}
 	}
-	s := &h.shards[maphash.String(h.seed, taskID)%shards]
-	s.mu.Lock()
-	w, ok := s.waiters[taskID]
-	if !ok {
-		w = &waiters{ch: make(chan struct{})}
-		s.waiters[taskID] = w
-	}
-	w.n++
-	s.mu.Unlock()
+	e := h.acquire(taskID)
+	e.mu.RLock()
+	ch := e.changed
+	e.mu.RUnlock()
 	var once sync.Once
-	return w.ch, func() {
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if w.n--; w.n == 0 && s.waiters[taskID] == w {
-				delete(s.waiters, taskID)
-			}
-		})
+	return ch, func() { once.Do(func() { h.release(taskID, e) }) }
+}
+
+func (h *Hub) shard(taskID string) *shard {
+	return &h.shards[maphash.String(h.seed, taskID)%shards]
+}
+
+func (h *Hub) acquire(taskID string) *entry {
+	s := h.shard(taskID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.tasks[taskID]
+	if !ok {
+		e = &entry{changed: make(chan struct{})}
+		s.tasks[taskID] = e
+	}
+	e.refs++
+	return e
+}
+
+func (h *Hub) release(taskID string, e *entry) {
+	s := h.shard(taskID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.refs--; e.refs == 0 && s.tasks[taskID] == e {
+		delete(s.tasks, taskID)
 	}
 }
 
-// announce wakes the waiters of the announced task, or of every task for an
-// announcement without a task id.
+// announce wakes the readers of the announced task, or of every task for
+// an announcement without a task id. It never blocks.
 func (h *Hub) announce(a taskbridge.Announcement) {
-	if a.TaskID == "" {
-		for i := range h.shards {
-			h.wakeAll(&h.shards[i])
+	if a.TaskID != "" {
+		s := h.shard(a.TaskID)
+		s.mu.Lock()
+		e := s.tasks[a.TaskID]
+		s.mu.Unlock()
+		if e != nil {
+			e.wake()
 		}
 		return
 	}
-	s := &h.shards[maphash.String(h.seed, a.TaskID)%shards]
-	s.mu.Lock()
-	w, ok := s.waiters[a.TaskID]
-	delete(s.waiters, a.TaskID)
-	s.mu.Unlock()
-	if ok {
-		close(w.ch)
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.Lock()
+		all := make([]*entry, 0, len(s.tasks))
+		for _, e := range s.tasks {
+			all = append(all, e)
+		}
+		s.mu.Unlock()
+		for _, e := range all {
+			e.wake()
+		}
 	}
 }
 
-func (h *Hub) wakeAll(s *shard) {
-	s.mu.Lock()
-	all := s.waiters
-	s.waiters = map[string]*waiters{}
-	s.mu.Unlock()
-	for _, w := range all {
-		close(w.ch)
+func (e *entry) wake() {
+	e.mu.Lock()
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.mu.Unlock()
+}
+
+// Follower reads one task's events after a cursor. It is used by one
+// goroutine at a time; Close releases it.
+type Follower struct {
+	h      *Hub
+	taskID string
+	e      *entry
+	cursor uint64
+	once   sync.Once
+}
+
+// Follow starts reading the task's events strictly after the cursor.
+func (h *Hub) Follow(taskID string, after uint64) *Follower {
+	return &Follower{h: h, taskID: taskID, e: h.acquire(taskID), cursor: after}
+}
+
+// Cursor is the id of the last event Next returned (or the starting cursor).
+func (f *Follower) Cursor() uint64 { return f.cursor }
+
+// Close releases the follower. It is idempotent.
+func (f *Follower) Close() { f.once.Do(func() { f.h.release(f.taskID, f.e) }) }
+
+// Next returns up to limit events after the cursor and advances it. When there
+// are none it returns a channel that is closed when more may exist (or the
+// hub closes). Errors are the store's, such as taskbridge.ErrTaskNotFound.
+func (f *Follower) Next(ctx context.Context, limit int) ([]*Event, <-chan struct{}, error) {
+	if events, _ := f.e.cached(f.cursor, limit); len(events) > 0 {
+		f.cursor = events[len(events)-1].ID
+		return events, nil, nil
+	}
+	e := f.e
+	e.fill.Lock()
+	defer e.fill.Unlock()
+	// Another reader may have filled the cache while this one waited.
+	events, changed := e.cached(f.cursor, limit)
+	if len(events) == 0 {
+		stored, err := f.h.store.ReadAfter(ctx, f.taskID, f.cursor, max(limit, f.h.cfg.ReadBatch))
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(stored) == 0 {
+			return nil, changed, nil
+		}
+		encoded := make([]*Event, len(stored))
+		for i, s := range stored {
+			encoded[i] = Encode(s)
+		}
+		e.insert(encoded, f.h.cfg.CacheEvents)
+		events = encoded[:min(len(encoded), limit)]
+	}
+	f.cursor = events[len(events)-1].ID
+	return events, nil, nil
+}
+
+// cached returns up to limit cached events after the cursor, and the channel
+// to wait on, taken together under the lock.
+func (e *entry) cached(cursor uint64, limit int) ([]*Event, <-chan struct{}) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if n := len(e.cache); n > 0 && e.cache[0].ID <= cursor+1 && e.cache[n-1].ID > cursor {
+		from := int(cursor + 1 - e.cache[0].ID)
+		return e.cache[from:min(n, from+limit)], e.changed
+	}
+	return nil, e.changed
+}
+
+// insert adds events read from the store, keeping the cache consecutive and
+// bounded.
+func (e *entry) insert(events []*Event, limit int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := len(e.cache)
+	switch {
+	case n > 0 && events[0].ID <= e.cache[n-1].ID:
+		// Older than what is cached, or overlapping: keep only what is new.
+		last := e.cache[n-1].ID
+		i := 0
+		for i < len(events) && events[i].ID <= last {
+			i++
+		}
+		if i < len(events) && events[i].ID == last+1 {
+			e.cache = append(e.cache, events[i:]...)
+		}
+	case n > 0 && events[0].ID == e.cache[n-1].ID+1:
+		e.cache = append(e.cache, events...)
+	default:
+		e.cache = append(e.cache[:0:0], events...)
+	}
+	if over := len(e.cache) - limit; over > 0 {
+		e.cache = append(e.cache[:0:0], e.cache[over:]...)
 	}
 }

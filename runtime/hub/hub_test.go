@@ -28,7 +28,7 @@ func appendMessage(t *testing.T, store *memory.Store, id string) {
 func TestNotifyWakesOnlyThatTasksWaiters(t *testing.T) {
 	t.Parallel()
 	store := memory.New()
-	h := hub.New(store)
+	h := hub.New(store, hub.Config{})
 	done := make(chan error, 1)
 	go func() { done <- h.Run(t.Context()) }()
 	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
@@ -59,7 +59,7 @@ func TestNotifyWakesOnlyThatTasksWaiters(t *testing.T) {
 
 func TestCloseEndsEveryWait(t *testing.T) {
 	t.Parallel()
-	h := hub.New(memory.New())
+	h := hub.New(memory.New(), hub.Config{})
 	done := make(chan error, 1)
 	go func() { done <- h.Run(t.Context()) }()
 	ch, release := h.Notify("x")
