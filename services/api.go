@@ -54,8 +54,10 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// Notifier lets polls wait for new events; nil answers every poll at once.
 	Notifier Notifier
-	// Streams serves SSE and WebSocket; nil answers them 503.
-	Streams Streams
+	// SSE serves Server-Sent Events; nil answers them 503.
+	SSE SSEStreams
+	// WebSocket serves WebSocket sessions; nil answers them 503.
+	WebSocket WebSocketStreams
 	// Metrics counts what happens; nil counts nothing.
 	Metrics taskbridge.Metrics
 	// Logger logs; nil discards.

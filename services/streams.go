@@ -8,13 +8,17 @@ import (
 	"github.com/taskbridge-go/taskbridge/gen"
 )
 
-// Streams serves the live transports; the runtime implements it. Its
-// signatures use only root and gen types, so the runtime need not import
+// SSEStreams serves Server-Sent Events; the runtime implements it. Its
+// signature uses only root and gen types, so the runtime need not import
 // this package.
-type Streams interface {
+type SSEStreams interface {
 	// SSE returns the response that streams the caller's task (as it was
 	// when the stream was asked for) strictly after the cursor.
 	SSE(ctx context.Context, task taskbridge.Task, after uint64) gen.StreamResponse
+}
+
+// WebSocketStreams serves WebSocket sessions; the runtime implements it.
+type WebSocketStreams interface {
 	// WebSocket returns the response that upgrades the request and serves
 	// the caller's subscriptions, checking each subscribed task with open,
 	// which answers taskbridge.ErrTaskNotFound (wrapped) for a task that is
@@ -22,8 +26,8 @@ type Streams interface {
 	WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error)) gen.StreamResponse
 }
 
-func noStreams() *Error {
-	return newError(http.StatusServiceUnavailable, gen.ErrorCodeNotReady, "this host serves no live streams; poll the events instead")
+func noStreams(transport string) *Error {
+	return newError(http.StatusServiceUnavailable, gen.ErrorCodeNotReady, "this host serves no "+transport+" streams; poll the events instead")
 }
 
 // StreamTaskEvents checks the task and the cursor (Last-Event-ID wins over
@@ -45,10 +49,10 @@ func (a *API) StreamTaskEvents(ctx context.Context, req gen.StreamTaskEventsRequ
 	if t.Status.IsTerminal() && after >= t.LastEventID {
 		return gen.StreamTaskEvents204Response{}, nil
 	}
-	if a.cfg.Streams == nil {
-		return nil, noStreams()
+	if a.cfg.SSE == nil {
+		return nil, noStreams("SSE")
 	}
-	return gen.StreamTaskEventsStream{StreamResponse: a.cfg.Streams.SSE(ctx, t, after)}, nil
+	return gen.StreamTaskEventsStream{StreamResponse: a.cfg.SSE.SSE(ctx, t, after)}, nil
 }
 
 // ConnectTaskStream hands the WebSocket upgrade to the runtime with the
@@ -58,12 +62,12 @@ func (a *API) ConnectTaskStream(ctx context.Context, _ gen.ConnectTaskStreamRequ
 	if err != nil {
 		return nil, err
 	}
-	if a.cfg.Streams == nil {
-		return nil, noStreams()
+	if a.cfg.WebSocket == nil {
+		return nil, noStreams("WebSocket")
 	}
 	open := func(ctx context.Context, taskID string) (taskbridge.Task, error) {
 		_, t, err := a.task(WithPrincipal(ctx, p), taskID)
 		return t, err
 	}
-	return gen.ConnectTaskStreamStream{StreamResponse: a.cfg.Streams.WebSocket(ctx, p, open)}, nil
+	return gen.ConnectTaskStreamStream{StreamResponse: a.cfg.WebSocket.WebSocket(ctx, p, open)}, nil
 }

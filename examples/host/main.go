@@ -32,6 +32,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/adapters/local"
 	"github.com/taskbridge-go/taskbridge/examples/host/tasks"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
+	"github.com/taskbridge-go/taskbridge/runtime/sse"
 	"github.com/taskbridge-go/taskbridge/services"
 	"github.com/taskbridge-go/taskbridge/stores/memory"
 )
@@ -136,10 +137,11 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	}
 	executor := local.New(local.Config{Reporter: reporter, MaxConcurrent: o.maxConcurrent, Logger: log}, tasks.All()...)
 	notifier := hub.New(store, hub.Config{})
+	streams := sse.New(notifier, sse.Settings{}, log)
 	api, err := services.New(services.Config{
 		Store: store, Executor: executor, Reporter: reporter,
 		Auth: devAuth{}, Ownership: devOwnership{},
-		Notifier: notifier, Logger: log,
+		Notifier: notifier, SSE: streams, Logger: log,
 	})
 	if err != nil {
 		return err
