@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,8 +19,17 @@ func sseEvents(t *testing.T, res *http.Response, taskID string) []wireEvent {
 	defer res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return parseSSE(t, body, taskID)
+}
+
+// parseSSE parses a whole SSE body.
+func parseSSE(t *testing.T, body []byte, taskID string) []wireEvent {
+	t.Helper()
 	var events []wireEvent
-	sc := bufio.NewScanner(res.Body)
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	id, data := "", ""
 	for sc.Scan() {
 		line := sc.Text()
