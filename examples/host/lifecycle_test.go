@@ -53,7 +53,7 @@ func TestRetentionRemovesEndedTasksWhole(t *testing.T) {
 	h.do(t, http.MethodPost, "/api/v1/tasks/"+live+"/cancel", "alice", "", nil)
 }
 
-func TestShutdownAnswersWaitingPolls(t *testing.T) {
+func TestShutdownAnswersWaitingPollsAndEndsStreams(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -93,8 +93,15 @@ func TestShutdownAnswersWaitingPolls(t *testing.T) {
 	res, err := probe.Get(h.base + "/health")
 	require.NoError(t, err)
 	res.Body.Close()
+	stream := h.sse(t, "/api/v1/tasks/"+id+"/events/stream?access_token=alice", nil)
+	defer stream.Body.Close()
+	lines := bufio.NewScanner(stream.Body)
+	for lines.Scan() && lines.Text() != "" { // the stream is open once its first frames arrive
+	}
 	cancel()
 	require.Equal(t, http.StatusOK, <-answered, "the waiting poll is answered at shutdown")
+	_, err = io.ReadAll(stream.Body)
+	require.NoError(t, err, "the SSE response ends cleanly at shutdown")
 	require.Equal(t, 0, <-exited)
 }
 
