@@ -53,8 +53,8 @@ type EventStore interface {
 	// WatchAppends calls fn after appends, from any process sharing the
 	// store, until ctx ends; then it returns ctx's error. Calls to fn are
 	// sequential; fn must not block. Announcements may be coalesced but never
-	// lost: after a notification outage fn gets an Announcement with an
-	// empty TaskID.
+	// lost: as soon as the watch is live, and after a notification outage,
+	// fn gets an Announcement with an empty TaskID (re-read from your cursor).
 	WatchAppends(ctx context.Context, fn func(Announcement)) error
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/examples/host/tasks"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/sse"
+	"github.com/taskbridge-go/taskbridge/runtime/ws"
 	"github.com/taskbridge-go/taskbridge/services"
 	"github.com/taskbridge-go/taskbridge/stores/memory"
 )
@@ -137,11 +138,12 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	}
 	executor := local.New(local.Config{Reporter: reporter, MaxConcurrent: o.maxConcurrent, Logger: log}, tasks.All()...)
 	notifier := hub.New(store, hub.Config{})
-	streams := sse.New(notifier, sse.Settings{}, log)
+	sseStreams := sse.New(notifier, sse.Settings{}, log)
+	wsStreams := ws.New(notifier, ws.Settings{}, log)
 	api, err := services.New(services.Config{
 		Store: store, Executor: executor, Reporter: reporter,
 		Auth: devAuth{}, Ownership: devOwnership{},
-		Notifier: notifier, SSE: streams, Logger: log,
+		Notifier: notifier, SSE: sseStreams, WebSocket: wsStreams, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -150,14 +152,12 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	e.HideBanner, e.HidePort = true, true
 	api.Register(e)
 
-	listener, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	server := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	defer func() {
+		stopBackground()
+		wg.Wait()
+	}()
 	wg.Go(func() { _ = notifier.Run(background) })
 	wg.Go(func() {
 		_ = (&services.Reconciler{Store: store, Executor: executor, Reporter: reporter, Logger: log}).Run(background)
@@ -165,10 +165,17 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	wg.Go(func() {
 		_ = (&services.Retention{Store: store, RetainEnded: o.retainEnded, Logger: log}).Run(background)
 	})
-	defer func() {
-		stopBackground()
-		wg.Wait()
-	}()
+	select { // serve only once no append can be missed
+	case <-notifier.Watching():
+	case <-notifier.Done():
+		return errors.New("the hub stopped before it watched the store")
+	}
+
+	listener, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
@@ -185,9 +192,12 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	}
 	log.Info("shutting down", "drain", o.drain)
 	api.Drain()
-	notifier.Close()
+	notifier.Close() // answers waiting polls, ends SSE responses, closes WebSockets with 1001
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
 	defer cancel()
+	if err := wsStreams.Shutdown(drainCtx); err != nil {
+		log.Warn("WebSocket sessions did not all end within the drain time", "err", err)
+	}
 	if err := server.Shutdown(drainCtx); err != nil {
 		// Connections still open at the end of the drain are cut; their
 		// clients resume elsewhere by cursor.

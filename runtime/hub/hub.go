@@ -57,6 +57,9 @@ type Hub struct {
 	closed atomic.Bool
 	done   chan struct{}
 	once   sync.Once
+
+	watching     chan struct{} // closed at the store's first announcement
+	watchingOnce sync.Once
 }
 
 type shard struct {
@@ -83,7 +86,7 @@ func New(store taskbridge.EventStore, cfg Config) *Hub {
 	if cfg.ReadBatch <= 0 {
 		cfg.ReadBatch = DefaultReadBatch
 	}
-	h := &Hub{store: store, cfg: cfg, seed: maphash.MakeSeed(), done: make(chan struct{})}
+	h := &Hub{store: store, cfg: cfg, seed: maphash.MakeSeed(), done: make(chan struct{}), watching: make(chan struct{})}
 	for i := range h.shards {
 		h.shards[i].tasks = map[string]*entry{}
 	}
@@ -102,7 +105,10 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	err := h.store.WatchAppends(ctx, h.announce)
+	err := h.store.WatchAppends(ctx, func(a taskbridge.Announcement) {
+		h.watchingOnce.Do(func() { close(h.watching) })
+		h.announce(a)
+	})
 	h.Close()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -118,6 +124,11 @@ func (h *Hub) Close() {
 		h.announce(taskbridge.Announcement{})
 	})
 }
+
+// Watching is closed once the store's watch is live (its first
+// announcement, which WatchAppends sends as soon as it watches): from then on
+// no append is missed. A host waits for it before it serves.
+func (h *Hub) Watching() <-chan struct{} { return h.watching }
 
 // Closed reports whether the hub has shut down.
 func (h *Hub) Closed() bool { return h.closed.Load() }
@@ -222,8 +233,14 @@ func (f *Follower) Close() { f.once.Do(func() { f.h.release(f.taskID, f.e) }) }
 
 // Next returns up to limit events after the cursor and advances it. When there
 // are none it returns a channel that is closed when more may exist (or the
-// hub closes). Errors are the store's, such as taskbridge.ErrTaskNotFound.
+// hub closes; after Close it returns nothing and the hub's done channel).
+// A limit below 1 is 1. Errors are the store's, such as
+// taskbridge.ErrTaskNotFound.
 func (f *Follower) Next(ctx context.Context, limit int) ([]*Event, <-chan struct{}, error) {
+	if f.h.closed.Load() {
+		return nil, f.h.done, nil
+	}
+	limit = max(limit, 1)
 	if events, _ := f.e.cached(f.cursor, limit); len(events) > 0 {
 		f.cursor = events[len(events)-1].ID
 		return events, nil, nil

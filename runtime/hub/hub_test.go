@@ -34,22 +34,14 @@ func TestNotifyWakesOnlyThatTasksWaiters(t *testing.T) {
 	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
 	newTask(t, store, "a")
 	newTask(t, store, "b")
+	<-h.Watching() // from here on no append is missed, and no wake-all is pending
 
 	a, releaseA := h.Notify("a")
 	defer releaseA()
 	b, releaseB := h.Notify("b")
 	defer releaseB()
-	// The hub may start watching after the first append; keep appending until
-	// the waiter wakes (an announcement is never lost once watched).
-	require.Eventually(t, func() bool {
-		appendMessage(t, store, "a")
-		select {
-		case <-a:
-			return true
-		default:
-			return false
-		}
-	}, 10*time.Second, time.Millisecond)
+	appendMessage(t, store, "a")
+	<-a
 	select {
 	case <-b:
 		t.Fatal("a waiter of another task woke")

@@ -221,12 +221,15 @@ func (l *eventLog) between(from, to int) iter.Seq[taskbridge.Event] {
 	}
 }
 
-// WatchAppends calls fn, on the calling goroutine, after appends of any task
-// of this store until ctx ends; then it returns ctx's error, and fn is not
+// WatchAppends calls fn, on the calling goroutine, once with an empty
+// Announcement as soon as it watches, then after appends of any task of
+// this store until ctx ends; then it returns ctx's error, and fn is not
 // called any more. Announcements of one task that queue while fn runs are
 // coalesced into the newest.
 func (s *Store) WatchAppends(ctx context.Context, fn func(taskbridge.Announcement)) error {
-	w := &watcher{queued: map[string]uint64{}, wake: make(chan struct{}, 1)}
+	// The first announcement, with no task, says the watch is live.
+	w := &watcher{queued: map[string]uint64{"": 0}, wake: make(chan struct{}, 1)}
+	w.wake <- struct{}{}
 	s.watchMu.Lock()
 	s.watchers[w] = struct{}{}
 	s.watchMu.Unlock()

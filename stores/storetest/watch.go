@@ -17,6 +17,33 @@ import (
 var watchCases = []testCase{
 	{name: "WatchAnnouncesAppends", run: testWatchAnnouncesAppends},
 	{name: "WatchEndsWithContext", run: testWatchEndsWithContext},
+	{name: "WatchSaysWhenLive", run: testWatchSaysWhenLive},
+}
+
+// testWatchSaysWhenLive requires an Announcement with an empty TaskID as
+// soon as the watch is live, with no append at all, so that a reader knows
+// from when on no append is missed.
+func testWatchSaysWhenLive(t *testing.T, e *env) {
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	live := make(chan taskbridge.Announcement, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- e.s.WatchAppends(ctx, func(a taskbridge.Announcement) {
+			select {
+			case live <- a:
+			default:
+			}
+		})
+	}()
+	select {
+	case a := <-live:
+		require.Empty(t, a.TaskID, "the first announcement is the empty one")
+	case <-time.After(30 * time.Second):
+		t.Fatal("no announcement that the watch is live")
+	}
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
 }
 
 // watch is one running WatchAppends call and what it announced.

@@ -1,0 +1,155 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/runtime/hub"
+)
+
+// Server serves WebSocket task streams over a hub. Create it with New; its
+// methods are safe for concurrent use.
+type Server struct {
+	hub      *hub.Hub
+	cfg      Settings
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	sessions map[*session]struct{} // guarded by mu
+	closed   bool                  // guarded by mu; set by Shutdown
+	wg       sync.WaitGroup        // one per registered session
+}
+
+// writeBuffers lends the WebSocket library its write buffer for the length
+// of one message, so an idle connection holds none.
+var writeBuffers sync.Pool
+
+// New returns a Server that follows tasks through h. Zero fields of s take
+// their defaults; a nil logger discards its output. The hub must be running
+// (h.Run) for live events to arrive; when it closes, every session closes
+// with 1001.
+func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
+	cfg := s.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		hub: h,
+		cfg: cfg,
+		log: logger,
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout: cfg.WriteTimeout,
+			CheckOrigin:      cfg.CheckOrigin,
+			WriteBufferPool:  &writeBuffers,
+		},
+		sessions: map[*session]struct{}{},
+	}
+}
+
+// WebSocket returns the response that upgrades the request and serves one
+// subscription for the caller p: it checks the subscribed task with open,
+// which must answer taskbridge.ErrTaskNotFound (wrapped) for a task that is
+// missing or not p's. The session runs under the context of the request
+// handed to ServeStream; ctx is not kept. *Server thus implements the
+// services' WebSocket port (services.WebSocketStreams) without importing it.
+func (s *Server) WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error)) gen.StreamResponse {
+	return &stream{srv: s, p: p, open: open}
+}
+
+// stream is the gen.StreamResponse of one WebSocket request.
+type stream struct {
+	srv  *Server
+	p    taskbridge.Principal
+	open func(ctx context.Context, taskID string) (taskbridge.Task, error)
+}
+
+// ServeStream upgrades the request and serves the session; it returns once
+// the session and every goroutine it started have ended. It returns an error
+// only when the upgrade fails, after the WebSocket library has answered the
+// request with an HTTP error; how the session ended is logged, not returned,
+// since the connection no longer speaks HTTP.
+func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
+	s := st.srv
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(hj, r, nil)
+	if err != nil {
+		return fmt.Errorf("ws: upgrade: %w", err)
+	}
+	ss := s.newSession(r.Context(), conn, hj.conn, st.p, st.open)
+	if !s.register(ss) {
+		// Shut down: tell the client to resume elsewhere.
+		msg := websocket.FormatCloseMessage(gen.CloseGoingAway, reasonShutdown)
+		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.cfg.WriteTimeout))
+		_ = conn.Close()
+		ss.cancel(nil)
+		return nil
+	}
+	defer s.unregister(ss)
+	ss.run()
+	return nil
+}
+
+// errShutdown is the cause with which Shutdown cancels a session.
+var errShutdown = errors.New("ws: server shutting down")
+
+// register adds a session unless the server is shut down.
+func (s *Server) register(ss *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.sessions[ss] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) unregister(ss *session) {
+	s.mu.Lock()
+	delete(s.sessions, ss)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown closes every open session with 1001 (going away) and waits until
+// their goroutines have ended, or until ctx ends: then it closes the
+// remaining connections at once and returns ctx's error. A connection that
+// arrives afterwards is closed with 1001 right after its upgrade. Shutdown
+// is idempotent and safe to call concurrently; http.Server.Shutdown does not
+// wait for hijacked connections, so a host calls both (for example through
+// http.Server.RegisterOnShutdown).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for ss := range s.sessions {
+		ss.cancel(errShutdown)
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		// Ends with the last session, which the forced close below bounds.
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for ss := range s.sessions {
+			_ = ss.conn.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,439 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/gen"
+)
+
+// session is one WebSocket connection. Its goroutines:
+//
+//   - the control loop (run, on the ServeStream goroutine) owns the
+//     subscription and the follower, decides every frame and how the
+//     connection ends, and waits for the other two before it returns;
+//   - the reader (read) reads frames, answers pings and moves the read
+//     deadline, and hands data frames to the control loop; it ends when a
+//     read fails, at the latest when run closes the connection;
+//   - the writer (write) is the only writer of data frames; it ends after
+//     the close request run sends it, or at its first failed write.
+type session struct {
+	srv  *Server
+	cfg  Settings
+	log  *slog.Logger
+	p    taskbridge.Principal
+	open func(ctx context.Context, taskID string) (taskbridge.Task, error)
+	conn *websocket.Conn
+	cork *corkConn
+
+	// ctx is the request's context, cancelled by Shutdown with errShutdown.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// Control loop -> writer.
+	queue   chan []byte   // text frames to write, bounded by SendBuffer
+	closing chan closeReq // the one close request
+	// Writer -> control loop.
+	room       chan struct{} // the writer took frames from the queue
+	writerDone chan struct{} // closed when the writer ends
+	writeErr   error         // why the writer ended; read after writerDone
+	closeSent  bool          // a close frame was written; read after writerDone
+
+	// Reader -> control loop.
+	incoming   chan inbound
+	readerDone chan struct{} // closed when the reader ends
+	readErr    error         // why the reader ended; read after readerDone
+	// done is closed when the control loop takes no more frames; the reader
+	// then discards them while it waits for the peer's close frame.
+	done chan struct{}
+
+	taskID string // the subscribed task, for logs
+}
+
+// inbound is a data frame the reader received.
+type inbound struct {
+	data   []byte
+	binary bool
+	tooBig bool // longer than ReadLimit; data holds its start
+}
+
+func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *corkConn, p taskbridge.Principal, open func(context.Context, string) (taskbridge.Task, error)) *session {
+	ctx, cancel := context.WithCancelCause(ctx)
+	return &session{
+		srv: s, cfg: s.cfg, log: s.log, p: p, open: open, conn: conn, cork: cork,
+		ctx: ctx, cancel: cancel,
+		queue:      make(chan []byte, s.cfg.SendBuffer),
+		closing:    make(chan closeReq, 1),
+		room:       make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+		incoming:   make(chan inbound),
+		readerDone: make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+}
+
+// run serves the session and returns when its goroutines have ended.
+func (ss *session) run() {
+	defer ss.cancel(nil)
+	ss.conn.SetReadLimit(ss.cfg.hardReadLimit())
+	go ss.read()
+	go ss.write()
+	ss.finish(ss.serve())
+}
+
+// finish ends the connection as c says and waits for the reader and the
+// writer.
+func (ss *session) finish(c closeReq) {
+	close(ss.done)
+	if c.cut {
+		_ = ss.conn.Close()
+	}
+	ss.closing <- c
+	<-ss.writerDone
+	if ss.closeSent {
+		// Wait for the peer's close frame, so that the connection is not
+		// reset under a close frame the peer has yet to read.
+		t := time.NewTimer(ss.cfg.WriteTimeout)
+		select {
+		case <-ss.readerDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	_ = ss.conn.Close()
+	<-ss.readerDone
+	ss.logEnd(c)
+}
+
+func (ss *session) logEnd(c closeReq) {
+	ctx := context.WithoutCancel(ss.ctx)
+	level := slog.LevelDebug
+	var ne net.Error
+	switch {
+	case c.code == gen.CloseInternalError:
+		level = slog.LevelError
+	case c.cut, errors.As(ss.writeErr, &ne) && ne.Timeout():
+		level = slog.LevelWarn // a peer that does not read
+	}
+	if !ss.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("task", ss.taskID),
+		slog.String("subject", ss.p.Subject),
+		slog.Int("code", c.code),
+		slog.String("reason", c.reason),
+	}
+	if c.cut {
+		attrs = append(attrs, slog.Bool("cut", true))
+	}
+	if ss.readErr != nil && !websocket.IsCloseError(ss.readErr, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+		attrs = append(attrs, slog.String("read", ss.readErr.Error()))
+	}
+	if ss.writeErr != nil {
+		attrs = append(attrs, slog.String("write", ss.writeErr.Error()))
+	}
+	ss.log.LogAttrs(ctx, level, "websocket session ended", attrs...)
+}
+
+// read reads frames until a read fails. Each frame received, pings and
+// pongs included, moves the read deadline PongTimeout ahead, so a peer that
+// stops answering pings is dropped.
+func (ss *session) read() {
+	defer close(ss.readerDone)
+	extend := func() error { return ss.conn.SetReadDeadline(time.Now().Add(ss.cfg.PongTimeout)) }
+	ss.conn.SetPongHandler(func(string) error { return extend() })
+	ss.conn.SetPingHandler(func(data string) error {
+		if err := extend(); err != nil {
+			return err
+		}
+		err := ss.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(ss.cfg.WriteTimeout))
+		var ne net.Error
+		if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) && ne.Timeout() {
+			return nil // as the library's default handler does
+		}
+		return err
+	})
+	if err := extend(); err != nil {
+		ss.readErr = err
+		return
+	}
+	limit := int64(ss.cfg.ReadLimit)
+	for {
+		typ, r, err := ss.conn.NextReader()
+		if err != nil {
+			ss.readErr = err
+			return
+		}
+		// Read one byte over the limit to tell a message that is too long;
+		// the library discards the rest at the next NextReader.
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err == nil {
+			err = extend()
+		}
+		if err != nil {
+			ss.readErr = err
+			return
+		}
+		m := inbound{data: data, binary: typ == websocket.BinaryMessage, tooBig: int64(len(data)) > limit}
+		select {
+		case ss.incoming <- m:
+		case <-ss.done:
+		}
+	}
+}
+
+// subscription is what a valid subscribe frame asked for.
+type subscription struct {
+	task      taskbridge.Task
+	cursor    uint64
+	hasCursor bool
+}
+
+// ready is a closed channel: the control loop waits on it when more events
+// may be ready at once.
+var ready = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// serve waits for the subscribe frame, then follows the task. It returns how
+// the connection ends.
+func (ss *session) serve() closeReq {
+	t := time.NewTimer(ss.cfg.SubscribeTimeout)
+	defer t.Stop()
+	var m inbound
+	select {
+	case m = <-ss.incoming:
+	case <-t.C:
+		return policy(gen.ErrorCodeInvalidRequest, "no subscribe frame in time")
+	case <-ss.readerDone:
+		return closeReq{}
+	case <-ss.writerDone:
+		return closeReq{}
+	case <-ss.ctx.Done():
+		return goingAway()
+	case <-ss.srv.hub.Done():
+		return goingAway()
+	}
+	sub, c, ok := ss.subscribe(m)
+	if !ok {
+		return c
+	}
+	return ss.follow(sub)
+}
+
+// subscribe checks the subscribe frame and opens its task.
+func (ss *session) subscribe(m inbound) (subscription, closeReq, bool) {
+	frame, c, ok := decode(m, ss.cfg.ReadLimit)
+	if !ok {
+		return subscription{}, c, false
+	}
+	if !validTaskID(frame.TaskId) {
+		return subscription{}, policy(gen.ErrorCodeRequestValidationError, "taskId is not a valid task id"), false
+	}
+	var sub subscription
+	if frame.LastEventId != nil {
+		cursor, err := taskbridge.ParseEventID(*frame.LastEventId)
+		if err != nil {
+			return subscription{}, policy(gen.ErrorCodeInvalidRequest, "malformed lastEventId"), false
+		}
+		sub.cursor, sub.hasCursor = cursor, true
+	}
+	ss.taskID = frame.TaskId
+	task, err := ss.open(ss.ctx, frame.TaskId)
+	if err != nil {
+		return subscription{}, ss.failed(err), false
+	}
+	sub.task = task
+	return sub, closeReq{}, true
+}
+
+// decode validates a frame as a subscribe frame.
+func decode(m inbound, limit int) (gen.SubscribeFrame, closeReq, bool) {
+	switch {
+	case m.binary:
+		return gen.SubscribeFrame{}, policy(gen.ErrorCodeInvalidRequest, "binary frames are not accepted"), false
+	case m.tooBig:
+		return gen.SubscribeFrame{}, policy(gen.ErrorCodeInvalidRequest, fmt.Sprintf("frame over %d bytes", limit)), false
+	case !json.Valid(m.data):
+		return gen.SubscribeFrame{}, policy(gen.ErrorCodeInvalidRequest, "frame is not JSON"), false
+	}
+	f, err := gen.DecodeTaskStreamClientFrame(m.data)
+	if err != nil {
+		return gen.SubscribeFrame{}, policy(gen.ErrorCodeRequestValidationError, err.Error()), false
+	}
+	frame, ok := f.(gen.SubscribeFrame)
+	if !ok {
+		return gen.SubscribeFrame{}, policy(gen.ErrorCodeRequestValidationError, "not a subscribe frame"), false
+	}
+	return frame, closeReq{}, true
+}
+
+// follow sends the confirmation, then the task's events after the cursor as
+// they come, paced by the room in the queue, until the terminal event.
+func (ss *session) follow(sub subscription) closeReq {
+	f := ss.srv.hub.Follow(sub.task.ID, sub.cursor)
+	defer f.Close()
+
+	confirm := gen.SubscriptionConfirmedFrame{
+		Type:   gen.SubscriptionConfirmedFrameTypeSubscriptionConfirmed,
+		TaskId: sub.task.ID,
+		Live:   true,
+	}
+	if sub.hasCursor {
+		after := taskbridge.FormatEventID(sub.cursor)
+		confirm.ReplayStartedAfterEventId = &after
+	}
+	ss.queue <- mustJSON(confirm) // the queue is empty and has room for one
+	if sub.task.Status.IsTerminal() && sub.cursor >= sub.task.LastEventID {
+		return ended()
+	}
+	heartbeat := mustJSON(gen.HeartbeatFrame{Type: gen.HeartbeatFrameTypeHeartbeat, TaskId: sub.task.ID, Live: true})
+	// ahead: the cursor is past the task's newest event, so the terminal
+	// event may never come after it; the task is checked on each wake.
+	ahead := sub.cursor > sub.task.LastEventID
+
+	hb := time.NewTimer(ss.cfg.HeartbeatInterval)
+	defer hb.Stop()
+	hubDone := ss.srv.hub.Done()
+	for {
+		var wait, room <-chan struct{}
+		if free := cap(ss.queue) - len(ss.queue); free == 0 {
+			room = ss.room
+		} else {
+			events, changed, err := f.Next(ss.ctx, min(ss.cfg.BatchSize, free))
+			if err != nil {
+				return ss.failed(err)
+			}
+			for _, ev := range events {
+				// Never blocks: only this loop sends, and there was room.
+				ss.queue <- ev.JSON
+				if ev.Type.IsTerminal() {
+					return ended()
+				}
+			}
+			wait = changed
+			if len(events) > 0 {
+				ahead = false
+				hb.Reset(ss.cfg.HeartbeatInterval)
+				wait = ready
+			} else if ahead {
+				// The wait channel is taken, so an append after this check
+				// still wakes the loop.
+				t, err := ss.open(ss.ctx, sub.task.ID)
+				if err != nil {
+					return ss.failed(err)
+				}
+				if t.Status.IsTerminal() && t.LastEventID <= f.Cursor() {
+					return ended()
+				}
+				ahead = t.LastEventID < f.Cursor()
+			}
+		}
+		select {
+		case <-wait:
+		case <-room:
+		case <-hb.C:
+			select {
+			case ss.queue <- heartbeat:
+			default:
+				// The writer took nothing for a whole heartbeat interval.
+				return closeReq{cut: true, reason: "send queue full"}
+			}
+			hb.Reset(ss.cfg.HeartbeatInterval)
+		case m := <-ss.incoming:
+			if _, c, ok := decode(m, ss.cfg.ReadLimit); !ok {
+				return c
+			}
+			return policy(gen.ErrorCodeInvalidRequest, "already subscribed; one subscription per connection")
+		case <-ss.readerDone:
+			return closeReq{}
+		case <-ss.writerDone:
+			return closeReq{}
+		case <-ss.ctx.Done():
+			return goingAway()
+		case <-hubDone:
+			return goingAway()
+		}
+	}
+}
+
+// failed maps an error of open or of the hub to a close.
+func (ss *session) failed(err error) closeReq {
+	switch {
+	case ss.ctx.Err() != nil:
+		return goingAway()
+	case errors.Is(err, taskbridge.ErrTaskNotFound):
+		return policy(gen.ErrorCodeTaskNotFound, "task not found")
+	case errors.Is(err, taskbridge.ErrUnauthenticated):
+		return policy(gen.ErrorCodeAuthenticationError, "authentication required")
+	}
+	ss.log.LogAttrs(context.WithoutCancel(ss.ctx), slog.LevelError, "websocket stream failed",
+		slog.String("task", ss.taskID), slog.String("error", err.Error()))
+	return closeReq{code: gen.CloseInternalError, reason: reasonOf(gen.ErrorCodeInternalError, "the task's events could not be read; resume later")}
+}
+
+// ended is the close after the terminal event: every queued frame first.
+func ended() closeReq {
+	return closeReq{code: gen.CloseNormalClosure, reason: "task ended", drain: true}
+}
+
+const reasonShutdown = "server shutting down; resume elsewhere with the last eventId"
+
+func goingAway() closeReq {
+	return closeReq{code: gen.CloseGoingAway, reason: reasonShutdown}
+}
+
+// policy is a 1008 close whose reason names the error code.
+func policy(code gen.ErrorCode, msg string) closeReq {
+	return closeReq{code: gen.ClosePolicyViolation, reason: reasonOf(code, msg)}
+}
+
+// maxReason is the longest close reason a close frame can carry.
+const maxReason = 123
+
+func reasonOf(code gen.ErrorCode, msg string) string {
+	r := strings.ToValidUTF8(string(code)+": "+msg, "?")
+	if len(r) <= maxReason {
+		return r
+	}
+	r = r[:maxReason]
+	for !utf8.ValidString(r) {
+		r = r[:len(r)-1]
+	}
+	return r
+}
+
+// validTaskID reports whether id matches the TaskId schema:
+// ^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,254}$.
+func validTaskID(id string) bool {
+	if id == "" || len(id) > 255 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '@' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// mustJSON encodes a generated frame, which always encodes.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("ws: encoding %T: %v", v, err))
+	}
+	return b
+}

@@ -1,0 +1,94 @@
+package ws
+
+import (
+	"net/http"
+	"time"
+)
+
+// Defaults of Settings, used for its zero fields.
+const (
+	DefaultHeartbeatInterval = 25 * time.Second
+	DefaultPingInterval      = 20 * time.Second
+	DefaultPongTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultSubscribeTimeout  = 10 * time.Second
+	DefaultReadLimit         = 4 << 10
+	DefaultBatchSize         = 256
+	DefaultSendBuffer        = 1024
+)
+
+// Settings tune a Server. A zero field means its documented default, so the
+// zero value is ready to use.
+type Settings struct {
+	// HeartbeatInterval is how long a subscribed session may go without
+	// sending a frame before it sends a HEARTBEAT frame
+	// {"type":"HEARTBEAT","taskId":...,"live":true}. Default 25 s.
+	HeartbeatInterval time.Duration
+	// PingInterval is how often a ping control frame is sent. Default 20 s.
+	PingInterval time.Duration
+	// PongTimeout is how long the session waits for any frame from the peer
+	// (a pong counts) before it drops the connection as dead. Each frame
+	// received moves the deadline. Keep it above PingInterval. Default 60 s.
+	PongTimeout time.Duration
+	// WriteTimeout bounds each write to the connection, so a peer that stops
+	// reading is cut once the network buffers are full; it also bounds the
+	// wait for the peer's answer to a close frame. Default 10 s.
+	WriteTimeout time.Duration
+	// SubscribeTimeout is how long a new connection may take to send its
+	// subscribe frame before it is closed with 1008. Default 10 s.
+	SubscribeTimeout time.Duration
+	// ReadLimit bounds one incoming message in bytes; a longer one closes
+	// the connection with 1008. A message over 16 times the limit (at least
+	// 64 KiB) is refused by the WebSocket library as soon as its header
+	// arrives, with 1009 (message too big), without being read. Default 4 KiB.
+	ReadLimit int
+	// BatchSize bounds the events taken from the hub at once. Default 256.
+	BatchSize int
+	// SendBuffer bounds the frames queued for the connection's writer. The
+	// session takes events from the hub only while the queue has room, so a
+	// slow peer is served at its own pace without holding anyone up; a peer
+	// that takes nothing for a whole HeartbeatInterval while the queue is
+	// full, or that blocks a write for WriteTimeout, is cut and resumes by
+	// cursor. Default 1024.
+	SendBuffer int
+	// CheckOrigin decides whether to accept an upgrade request from a
+	// browser page on another origin. Nil accepts every origin: the TaskBridge
+	// clients authenticate with a bearer token or an access_token parameter,
+	// which another site's page cannot send on the user's behalf. A host that
+	// authenticates WebSockets with cookies must set it (for example to a
+	// same-origin check) to prevent cross-site WebSocket hijacking.
+	CheckOrigin func(r *http.Request) bool
+}
+
+// withDefaults returns s with every zero field set to its default.
+func (s Settings) withDefaults() Settings {
+	set := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	set(&s.HeartbeatInterval, DefaultHeartbeatInterval)
+	set(&s.PingInterval, DefaultPingInterval)
+	set(&s.PongTimeout, DefaultPongTimeout)
+	set(&s.WriteTimeout, DefaultWriteTimeout)
+	set(&s.SubscribeTimeout, DefaultSubscribeTimeout)
+	if s.ReadLimit <= 0 {
+		s.ReadLimit = DefaultReadLimit
+	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = DefaultBatchSize
+	}
+	if s.SendBuffer <= 0 {
+		s.SendBuffer = DefaultSendBuffer
+	}
+	if s.CheckOrigin == nil {
+		s.CheckOrigin = func(*http.Request) bool { return true }
+	}
+	return s
+}
+
+// hardReadLimit is the limit the WebSocket library enforces on its own,
+// above which a message is refused without being read.
+func (s Settings) hardReadLimit() int64 {
+	return max(16*int64(s.ReadLimit), 64<<10)
+}

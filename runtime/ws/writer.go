@@ -1,0 +1,207 @@
+package ws
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// corkConn is the hijacked connection under a *websocket.Conn. While corked,
+// it gathers what the WebSocket library writes and sends it with one write
+// when uncorked, so a batch of frames costs one system call instead of one
+// per frame. Uncorked, writes go straight through. The library sets the
+// write deadline before each frame; a flush runs under the latest one.
+type corkConn struct {
+	net.Conn
+
+	mu     sync.Mutex
+	corked bool
+	buf    *[]byte // pending bytes while corked; nil when none
+	err    error   // the first failed flush; every later write returns it
+}
+
+// flushAt is how much a corked connection gathers before it writes anyway.
+const flushAt = 64 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	if !c.corked || c.buf == nil && len(p) >= flushAt {
+		return c.Conn.Write(p)
+	}
+	if c.buf == nil {
+		c.buf = bufPool.Get().(*[]byte)
+	}
+	if len(*c.buf)+len(p) < flushAt {
+		*c.buf = append(*c.buf, p...)
+		return len(p), nil
+	}
+	// Enough gathered: write it and p together, without copying p.
+	bufs := net.Buffers{*c.buf, p}
+	_, c.err = bufs.WriteTo(c.Conn)
+	c.release()
+	if c.err != nil {
+		return 0, c.err
+	}
+	return len(p), nil
+}
+
+// cork starts gathering writes.
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+// uncork writes what was gathered and lets later writes through.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	return c.flushLocked()
+}
+
+func (c *corkConn) flushLocked() error {
+	if c.buf != nil && c.err == nil {
+		_, c.err = c.Conn.Write(*c.buf)
+	}
+	c.release()
+	return c.err
+}
+
+// release returns the gather buffer to the pool, unless it grew large.
+func (c *corkConn) release() {
+	if c.buf == nil {
+		return
+	}
+	if cap(*c.buf) <= 4*flushAt {
+		*c.buf = (*c.buf)[:0]
+		bufPool.Put(c.buf)
+	}
+	c.buf = nil
+}
+
+// hijacker hands the WebSocket library a corkConn when it hijacks the
+// connection. It reaches the connection through http.ResponseController, so
+// a ResponseWriter wrapped by middleware (with an Unwrap method) works too.
+type hijacker struct {
+	http.ResponseWriter
+	conn *corkConn
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.conn = &corkConn{Conn: c}
+	return h.conn, brw, nil
+}
+
+// closeReq is how the session ends the connection; it is handed to the
+// writer once.
+type closeReq struct {
+	// code is the close code to send; 0 sends no close frame.
+	code int
+	// reason is the close frame's reason, at most 123 bytes.
+	reason string
+	// drain writes every queued frame before the close frame.
+	drain bool
+	// cut closes the connection at once, without a close frame: the peer
+	// does not read, so nothing could reach it.
+	cut bool
+}
+
+// write is the connection's only writer of data frames: it takes frames
+// from the queue, several per wake-up under one flush, pings the peer, and
+// finally writes the close frame the session asks for. It ends after the
+// close request or at the first failed write.
+func (ss *session) write() {
+	defer close(ss.writerDone)
+	ping := time.NewTicker(ss.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case frame := <-ss.queue:
+			if err := ss.writeBatch(frame); err != nil {
+				ss.writeErr = err
+				return
+			}
+		case <-ping.C:
+			if err := ss.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+				ss.writeErr = err
+				return
+			}
+		case c := <-ss.closing:
+			if c.drain {
+				if err := ss.drain(); err != nil {
+					ss.writeErr = err
+					return
+				}
+			}
+			if c.code != 0 {
+				msg := websocket.FormatCloseMessage(c.code, c.reason)
+				if err := ss.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+					ss.writeErr = err
+					return
+				}
+				ss.closeSent = true
+			}
+			return
+		}
+	}
+}
+
+// writeBatch writes first and then whatever else is queued, up to one
+// queue's worth, and flushes them together; then it tells the session there
+// is room.
+func (ss *session) writeBatch(first []byte) error {
+	ss.cork.cork()
+	err := ss.writeFrame(first)
+	for n := 1; err == nil && n < cap(ss.queue) && len(ss.queue) > 0; n++ {
+		// Only the writer takes from the queue, so a frame is there.
+		err = ss.writeFrame(<-ss.queue)
+	}
+	if ferr := ss.cork.uncork(); err == nil {
+		err = ferr
+	}
+	select {
+	case ss.room <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// drain writes every queued frame.
+func (ss *session) drain() error {
+	for len(ss.queue) > 0 {
+		if err := ss.writeBatch(<-ss.queue); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFrame writes one text message under its own deadline.
+func (ss *session) writeFrame(frame []byte) error {
+	if err := ss.conn.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	w, err := ss.conn.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(frame); err != nil {
+		return err
+	}
+	return w.Close()
+}
