@@ -30,6 +30,10 @@ const (
 	CloseGoingAway = 1001
 	// ClosePolicyViolation: An invalid frame, a malformed cursor, a failed authentication, or a task that is missing or not the caller's.
 	ClosePolicyViolation = 1008
+	// CloseMessageTooBig: A client frame far over the read limit (smaller excess is a PolicyViolation).
+	CloseMessageTooBig = 1009
+	// CloseInternalError: The server could not read the task's events; resume with the last eventId.
+	CloseInternalError = 1011
 )
 
 // TaskEventStreamServerFrame is a frame the server sends on channel taskEventStream (/api/v1/tasks/{taskId}/events/stream): one of TaskEvent, SseHeartbeatFrame.
