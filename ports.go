@@ -225,7 +225,8 @@ type UploadPolicy interface {
 type ReadinessProbe interface {
 	// Name labels the probe in the readiness details.
 	Name() string
-	// Check returns nil when the dependency is usable.
+	// Check returns nil when the dependency is usable. It must return when
+	// ctx ends: /ready waits for every probe.
 	Check(ctx context.Context) error
 }
 

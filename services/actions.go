@@ -2,9 +2,6 @@ package services
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -102,10 +99,5 @@ func jsonOrNull(o *gen.JSONObject) json.RawMessage {
 // actionFingerprint summarises what makes two actions with one
 // clientActionId the same: the suspension, the type and the payload.
 func actionFingerprint(suspendID, actionType string, payload json.RawMessage) string {
-	h := sha256.New()
-	for _, f := range [][]byte{[]byte(suspendID), []byte(actionType), payload} {
-		_ = binary.Write(h, binary.BigEndian, uint64(len(f)))
-		h.Write(f)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return digest([]byte(suspendID), []byte(actionType), payload)
 }

@@ -115,18 +115,21 @@ func fromJSONBody(b *gen.CreateTaskRequest) (createRequest, error) {
 // fingerprint summarises what create idempotency compares: the task type,
 // the input (canonical JSON) and each attachment's name, type and bytes.
 func fingerprint(cr createRequest) string {
-	h := sha256.New()
-	field := func(b []byte) {
-		_ = binary.Write(h, binary.BigEndian, uint64(len(b)))
-		h.Write(b)
-	}
-	field([]byte(cr.TaskType))
-	field(cr.Input)
+	fields := [][]byte{[]byte(cr.TaskType), cr.Input}
 	for _, f := range cr.Attachments {
-		field([]byte(f.Name))
-		field([]byte(f.ContentType))
 		sum := sha256.Sum256(f.Data)
-		field(sum[:])
+		fields = append(fields, []byte(f.Name), []byte(f.ContentType), sum[:])
+	}
+	return digest(fields...)
+}
+
+// digest hashes the fields, each prefixed with its length so that no two
+// different lists of fields hash alike.
+func digest(fields ...[]byte) string {
+	h := sha256.New()
+	for _, f := range fields {
+		_ = binary.Write(h, binary.BigEndian, uint64(len(f))) // a hash never fails to write
+		h.Write(f)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

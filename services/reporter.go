@@ -55,14 +55,6 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	return &Reporter{store: cfg.Store, metrics: cfg.Metrics, clock: cfg.Clock, schemas: schemas}, nil
 }
 
-// CheckEvent reports, as an *InvalidInputError, whether payload would make an
-// event of type t that the contract refuses. Task types use it to reject at
-// create an input that would later make an invalid event.
-func (r *Reporter) CheckEvent(t taskbridge.EventType, payload any) error {
-	_, err := r.encode(t, payload)
-	return err
-}
-
 // encode marshals a payload and validates it against its schema.
 func (r *Reporter) encode(t taskbridge.EventType, payload any) (json.RawMessage, error) {
 	b, err := json.Marshal(payload)
