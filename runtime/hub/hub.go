@@ -107,7 +107,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	}()
 	err := h.store.WatchAppends(ctx, func(a taskbridge.Announcement) {
 		h.watchingOnce.Do(func() { close(h.watching) })
-		h.announce(a)
+		h.announce(ctx, a)
 	})
 	h.Close()
 	if errors.Is(err, context.Canceled) {
@@ -121,7 +121,7 @@ func (h *Hub) Close() {
 	h.once.Do(func() {
 		h.closed.Store(true)
 		close(h.done)
-		h.announce(taskbridge.Announcement{})
+		h.announce(context.Background(), taskbridge.Announcement{})
 	})
 }
 
@@ -177,14 +177,18 @@ func (h *Hub) release(taskID string, e *entry) {
 }
 
 // announce wakes the readers of the announced task, or of every task for
-// an announcement without a task id. It never blocks.
-func (h *Hub) announce(a taskbridge.Announcement) {
+// an announcement without a task id. Before it wakes the readers of a task
+// whose recent events are cached, it reads the announced events into the
+// cache: readers that keep up then find them there, instead of all missing
+// the cache at once and queueing to read the store one after another.
+func (h *Hub) announce(ctx context.Context, a taskbridge.Announcement) {
 	if a.TaskID != "" {
 		s := h.shard(a.TaskID)
 		s.mu.Lock()
 		e := s.tasks[a.TaskID]
 		s.mu.Unlock()
 		if e != nil {
+			h.refill(ctx, a, e)
 			e.wake()
 		}
 		return
@@ -201,6 +205,37 @@ func (h *Hub) announce(a taskbridge.Announcement) {
 			e.wake()
 		}
 	}
+}
+
+// refill reads the events after the cached ones up to the announced one, at
+// most one batch; an empty cache is left for the readers to fill, and a
+// failed read to them to retry.
+func (h *Hub) refill(ctx context.Context, a taskbridge.Announcement, e *entry) {
+	e.fill.Lock()
+	defer e.fill.Unlock()
+	e.mu.RLock()
+	n := len(e.cache)
+	var tail uint64
+	if n > 0 {
+		tail = e.cache[n-1].ID
+	}
+	e.mu.RUnlock()
+	if n == 0 || tail >= a.EventID {
+		return
+	}
+	stored, err := h.store.ReadAfter(ctx, a.TaskID, tail, h.cfg.ReadBatch)
+	if err != nil || len(stored) == 0 {
+		return
+	}
+	e.insert(encodeAll(stored), h.cfg.CacheEvents)
+}
+
+func encodeAll(stored []taskbridge.Event) []*Event {
+	encoded := make([]*Event, len(stored))
+	for i, s := range stored {
+		encoded[i] = Encode(s)
+	}
+	return encoded
 }
 
 func (e *entry) wake() {
@@ -258,10 +293,7 @@ func (f *Follower) Next(ctx context.Context, limit int) ([]*Event, <-chan struct
 		if len(stored) == 0 {
 			return nil, changed, nil
 		}
-		encoded := make([]*Event, len(stored))
-		for i, s := range stored {
-			encoded[i] = Encode(s)
-		}
+		encoded := encodeAll(stored)
 		e.insert(encoded, f.h.cfg.CacheEvents)
 		events = encoded[:min(len(encoded), limit)]
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
 )
 
 // Defaults of Settings.
@@ -110,6 +111,12 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 	f := s.hub.Follow(st.taskID, st.after)
 	defer f.Close()
 	out := &writer{w: w, rc: rc, timeout: s.settings.WriteTimeout}
+	out.deadline = deadline.Lazy{Slack: s.settings.WriteTimeout / 2, Set: func(t time.Time) error {
+		if err := rc.SetWriteDeadline(t); !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}}
 	if err := out.write([]byte("retry: " + strconv.FormatInt(s.settings.Retry.Milliseconds(), 10) + "\n\n")); err != nil {
 		return nil
 	}
@@ -158,16 +165,17 @@ func (st *stream) ended(ctx context.Context, msg string, err error) {
 	}
 }
 
-// writer writes and flushes with a deadline per write.
+// writer writes and flushes with a deadline per write, set lazily.
 type writer struct {
-	w       io.Writer
-	rc      *http.ResponseController
-	timeout time.Duration
-	buf     []byte
+	w        io.Writer
+	rc       *http.ResponseController
+	timeout  time.Duration
+	deadline deadline.Lazy
+	buf      []byte
 }
 
 func (o *writer) write(b []byte) error {
-	if err := o.rc.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if err := o.deadline.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil {
 		return err
 	}
 	if _, err := o.w.Write(b); err != nil {

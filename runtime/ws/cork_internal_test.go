@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -27,7 +28,7 @@ func (r *recordConn) Write(p []byte) (int, error) {
 func TestCorkGathersWrites(t *testing.T) {
 	t.Parallel()
 	rec := &recordConn{}
-	c := &corkConn{Conn: rec}
+	c := newCorkConn(rec, time.Second)
 
 	_, err := c.Write([]byte("a"))
 	require.NoError(t, err)
@@ -63,7 +64,7 @@ func TestCorkKeepsTheFirstError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
 	rec := &recordConn{}
-	c := &corkConn{Conn: rec}
+	c := newCorkConn(rec, time.Second)
 	c.cork()
 	_, err := c.Write([]byte("x"))
 	require.NoError(t, err)

@@ -80,7 +80,7 @@ type stream struct {
 // since the connection no longer speaks HTTP.
 func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 	s := st.srv
-	hj := &hijacker{ResponseWriter: w}
+	hj := &hijacker{ResponseWriter: w, slack: s.cfg.WriteTimeout / 2}
 	conn, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return fmt.Errorf("ws: upgrade: %w", err)

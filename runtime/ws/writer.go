@@ -8,20 +8,25 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
 )
 
 // corkConn is the hijacked connection under a *websocket.Conn. While corked,
 // it gathers what the WebSocket library writes and sends it with one write
 // when uncorked, so a batch of frames costs one system call instead of one
 // per frame. Uncorked, writes go straight through. The library sets the
-// write deadline before each frame; a flush runs under the latest one.
+// write deadline before each frame; the connection passes it on lazily
+// (deadline.Lazy, with half the write timeout as slack), and a flush runs
+// under the latest one.
 type corkConn struct {
 	net.Conn
 
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte // pending bytes while corked; nil when none
-	err    error   // the first failed flush; every later write returns it
+	mu       sync.Mutex
+	deadline deadline.Lazy
+	corked   bool
+	buf      *[]byte // pending bytes while corked; nil when none
+	err      error   // the first failed flush; every later write returns it
 }
 
 // flushAt is how much a corked connection gathers before it writes anyway.
@@ -53,6 +58,19 @@ func (c *corkConn) Write(p []byte) (int, error) {
 		return 0, c.err
 	}
 	return len(p), nil
+}
+
+// SetWriteDeadline sets the write deadline lazily.
+func (c *corkConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deadline.SetWriteDeadline(t)
+}
+
+// newCorkConn wraps conn, whose write deadlines may be up to slack earlier
+// than asked.
+func newCorkConn(conn net.Conn, slack time.Duration) *corkConn {
+	return &corkConn{Conn: conn, deadline: deadline.Lazy{Slack: slack, Set: conn.SetWriteDeadline}}
 }
 
 // cork starts gathering writes.
@@ -95,7 +113,8 @@ func (c *corkConn) release() {
 // a ResponseWriter wrapped by middleware (with an Unwrap method) works too.
 type hijacker struct {
 	http.ResponseWriter
-	conn *corkConn
+	slack time.Duration // of the write deadline
+	conn  *corkConn
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -103,7 +122,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h.conn = &corkConn{Conn: c}
+	h.conn = newCorkConn(c, h.slack)
 	return h.conn, brw, nil
 }
 
