@@ -1,0 +1,210 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Transport is how subscribers follow their task.
+type Transport string
+
+// The transports of the TaskBridge protocol.
+const (
+	SSE      Transport = "sse"
+	WS       Transport = "ws"
+	LongPoll Transport = "poll"
+)
+
+// client opens streams against one server as one caller.
+type client struct {
+	base   *url.URL
+	token  string
+	http   *http.Client
+	dialer *websocket.Dialer
+}
+
+func newClient(base *url.URL, token string) *client {
+	// Large read buffers: a subscriber that falls behind catches up with
+	// few system calls, as a real client's would.
+	transport := &http.Transport{
+		MaxIdleConnsPerHost: 1024,
+		DisableCompression:  true,
+		ReadBufferSize:      32 << 10,
+	}
+	return &client{
+		base:  base,
+		token: token,
+		http:  &http.Client{Transport: transport},
+		dialer: &websocket.Dialer{
+			HandshakeTimeout: 30 * time.Second,
+			ReadBufferSize:   32 << 10,
+			WriteBufferSize:  512,
+		},
+	}
+}
+
+func (c *client) url(path string, query url.Values) string {
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = query.Encode()
+	return u.String()
+}
+
+func (c *client) streamFor(t Transport) (streamFunc, error) {
+	switch t {
+	case SSE:
+		return c.sse, nil
+	case WS:
+		return c.ws, nil
+	case LongPoll:
+		return c.poll, nil
+	}
+	return nil, fmt.Errorf("unknown transport %q (sse, ws or poll)", t)
+}
+
+func cursorString(c uint64) string { return strconv.FormatUint(c, 10) }
+
+// sse follows the task over Server-Sent Events from s.cursor.
+func (c *client) sse(ctx context.Context, s *subscriber) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/api/v1/tasks/"+s.task.id+"/events/stream", nil), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "text/event-stream")
+	if s.cursor > 0 {
+		req.Header.Set("Last-Event-ID", cursorString(s.cursor))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errConnect, err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNoContent: // the cursor is at the terminal event
+		s.done = true
+		return nil
+	default:
+		return fmt.Errorf("%w: status %d", errConnect, resp.StatusCode)
+	}
+	r := bufio.NewReaderSize(resp.Body, 16<<10)
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return errors.New("an SSE line over 16 KiB")
+			}
+			return err
+		}
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue // id:, retry:, comments and blank lines
+		}
+		if err := s.deliver(bytes.TrimSpace(data), time.Now()); err != nil {
+			return err
+		}
+		if s.done {
+			return nil
+		}
+	}
+}
+
+// ws follows the task over the WebSocket endpoint from s.cursor.
+func (c *client) ws(ctx context.Context, s *subscriber) error {
+	u := *c.base
+	u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
+	if u.Scheme == "" {
+		u.Scheme = "ws"
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/tasks/ws"
+	header := http.Header{"Authorization": {"Bearer " + c.token}}
+	conn, resp, err := c.dialer.DialContext(ctx, u.String(), header)
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("%w: status %d", errConnect, resp.StatusCode)
+		}
+		return fmt.Errorf("%w: %v", errConnect, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	subscribe := map[string]any{"action": "subscribe", "taskId": s.task.id}
+	if s.cursor > 0 {
+		subscribe["lastEventId"] = cursorString(s.cursor)
+	}
+	if err := conn.WriteJSON(subscribe); err != nil {
+		return err
+	}
+	for {
+		_, frame, err := conn.ReadMessage()
+		if err != nil {
+			if websocket.IsCloseError(err, websocket.CloseNormalClosure) && !s.done {
+				s.done = true // the cursor was already at the terminal event
+			}
+			if s.done {
+				return nil
+			}
+			return err
+		}
+		if err := s.deliver(frame, time.Now()); err != nil {
+			return err
+		}
+	}
+}
+
+// pollWait is how long each long-poll waits for the next event.
+const pollWait = 25 * time.Second
+
+// poll follows the task by long-polling from s.cursor.
+func (c *client) poll(ctx context.Context, s *subscriber) error {
+	for !s.done {
+		query := url.Values{"waitTimeoutMs": {strconv.Itoa(int(pollWait.Milliseconds()))}, "maxEvents": {"500"}}
+		if s.cursor > 0 {
+			query.Set("afterEventId", cursorString(s.cursor))
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/api/v1/tasks/"+s.task.id+"/events", query), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errConnect, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		at := time.Now()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%w: status %d", errConnect, resp.StatusCode)
+		}
+		var page struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return fmt.Errorf("a malformed page: %v", err)
+		}
+		for _, e := range page.Events {
+			if err := s.deliver(e, at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

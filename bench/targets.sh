@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Measures the live-delivery targets: builds the example host, the bare
+# fan-out server and the load tool, pins the servers to core 0 and the load
+# tool to core 1, and prints one line per run. Usage:
+#
+#   bench/targets.sh [scenario...]    # default: all of them
+#
+# Scenarios: fanout1000 fanout5000 tasks1000 idle5000 idle10000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$out"' EXIT
+
+go build -o "$out/host" ./examples/host
+go build -o "$out/fanout" ./bench/cmd/fanout
+go build -o "$out/load" ./bench/cmd/load
+
+# start NAME ADDR CMD...: starts a server on core 0 and waits for its port.
+start() {
+  local name=$1 addr=$2; shift 2
+  taskset -c 0 "$@" >"$out/$name.log" 2>&1 &
+  echo $! >"$out/$name.pid"
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then return; fi
+    sleep 0.1
+  done
+  echo "$name did not start"; cat "$out/$name.log"; exit 1
+}
+
+# load LABEL URL PID ARGS...: one run of the load tool on core 1.
+load() {
+  local label=$1 url=$2 pid=$3; shift 3
+  printf '%-14s ' "$label"
+  taskset -c 1 "$out/load" -url "$url" -server-pid "$pid" "$@" || true
+}
+
+# fresh_host: a host process of its own for each scenario, so that memory
+# an earlier run left in the heap does not hide what this one takes.
+fresh_host() {
+  if [ -f "$out/host.pid" ]; then kill "$(cat "$out/host.pid")"; wait "$(cat "$out/host.pid")" 2>/dev/null || true; fi
+  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error
+  host=$(cat "$out/host.pid")
+}
+
+start fanout 127.0.0.1:8090 "$out/fanout" -addr 127.0.0.1:8090
+bare=$(cat "$out/fanout.pid")
+H=http://127.0.0.1:8080 B=http://127.0.0.1:8090
+
+run() {
+  fresh_host
+  case $1 in
+  fanout1000) # one task, 1,000 subscribers, 400 events/s; the bare server right before
+    for t in sse ws; do
+      load "bare/$t" $B "$bare" -transport $t -subscribers 1000 -rate 400 -duration 10s
+      load "host/$t" $H "$host" -transport $t -subscribers 1000 -rate 400 -duration 10s
+    done ;;
+  fanout5000) # one task, 5,000 subscribers, 100 events/s
+    for t in sse ws; do
+      load "host/$t" $H "$host" -transport $t -subscribers 5000 -rate 100 -duration 10s
+    done ;;
+  tasks1000) # 1,000 tasks with one subscriber each, 1,000 events/s in all
+    for t in sse ws poll; do
+      load "host/$t" $H "$host" -transport $t -tasks 1000 -rate 1000 -duration 10s
+    done ;;
+  idle5000) # memory per idle subscriber
+    for t in sse ws; do
+      load "host/$t" $H "$host" -transport $t -subscribers 5000 -idle -hold 10s
+    done ;;
+  idle10000) # 10,000 idle subscribers held
+    for t in sse ws; do
+      load "host/$t" $H "$host" -transport $t -subscribers 10000 -idle -hold 30s -timeout 2m
+    done ;;
+  *) echo "unknown scenario $1"; exit 2 ;;
+  esac
+}
+
+for s in "${@:-fanout1000 fanout5000 tasks1000 idle5000 idle10000}"; do
+  for one in $s; do run "$one"; done
+done
