@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -117,9 +118,9 @@ func manyFiles(n int) []upload {
 	return files
 }
 
-// TestOversizedUploadIsRefusedWhileStreaming sends a file that claims a
-// gigabyte and streams without end: only a server that refuses it while it
-// reads can answer, and it must answer 413.
+// TestOversizedUploadIsRefusedWhileStreaming sends a chunked body whose file
+// never ends: only a server that refuses the file while it reads, without
+// first reading the body into memory, can answer, and it must answer 413.
 func TestOversizedUploadIsRefusedWhileStreaming(t *testing.T) {
 	t.Parallel()
 	h := startHost(t)
@@ -130,18 +131,24 @@ func TestOversizedUploadIsRefusedWhileStreaming(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 	_, err = fmt.Fprintf(conn, "POST /api/v1/tasks HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer alice\r\n"+
-		"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: %d\r\n\r\n%s", 1<<30, head)
+		"Content-Type: multipart/form-data; boundary=B\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", len(head), head)
 	require.NoError(t, err)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		chunk := bytes.Repeat([]byte{'x'}, 64<<10)
-		for {
+		payload := bytes.Repeat([]byte{'x'}, 64<<10)
+		chunk := append(fmt.Appendf(nil, "%x\r\n", len(payload)), payload...)
+		chunk = append(chunk, "\r\n"...)
+		// At most 1 GiB, never the final chunk: a server that waits for the
+		// end of the body never answers.
+		for range (1 << 30) / len(payload) {
 			if _, err := conn.Write(chunk); err != nil {
 				return // the server stopped reading and closed
 			}
 		}
 	}()
+	// Guards against a hang only; a correct server answers after ~10 MiB.
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(2*time.Minute)))
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err, "the server answered while the upload was still streaming")
 	body, err := io.ReadAll(res.Body)
