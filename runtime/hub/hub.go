@@ -15,6 +15,14 @@
 // holds anyone up: it reads at its own pace, from the cache while it keeps
 // up and from the store when it falls behind.
 //
+// A reader that keeps up costs the store nothing: the hub reads each
+// announced event into the cache before it wakes the readers, and once a
+// read has reached the end of a task's history the hub knows the task's
+// head from the announcements, so a reader at the head waits without
+// asking the store. An announcement without a task (the store's
+// notifications were interrupted) forgets the head, and every reader
+// checks the store again.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. Run is called once and owns the
@@ -74,6 +82,11 @@ type entry struct {
 	mu      sync.RWMutex
 	changed chan struct{} // closed and replaced at each announcement
 	cache   []*Event      // recent events with consecutive ids, oldest first
+	// head is the task's newest eventId, known once a store read reached
+	// the end of the history with no announcement since; announcements
+	// move it. A reader at the head then waits without reading the store.
+	head      uint64
+	headKnown bool
 
 	fill sync.Mutex // one store read at a time per task
 }
@@ -189,7 +202,7 @@ func (h *Hub) announce(ctx context.Context, a taskbridge.Announcement) {
 		s.mu.Unlock()
 		if e != nil {
 			h.refill(ctx, a, e)
-			e.wake()
+			e.wake(a.EventID)
 		}
 		return
 	}
@@ -202,7 +215,7 @@ func (h *Hub) announce(ctx context.Context, a taskbridge.Announcement) {
 		}
 		s.mu.Unlock()
 		for _, e := range all {
-			e.wake()
+			e.wakeAll()
 		}
 	}
 }
@@ -238,11 +251,35 @@ func encodeAll(stored []taskbridge.Event) []*Event {
 	return encoded
 }
 
-func (e *entry) wake() {
+// wake moves the known head to an announced eventId and wakes the readers.
+func (e *entry) wake(announced uint64) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.head = max(e.head, announced)
 	close(e.changed)
 	e.changed = make(chan struct{})
-	e.mu.Unlock()
+}
+
+// wakeAll wakes the readers after an announcement without a task: appends
+// may have gone unannounced, so the head is no longer known.
+func (e *entry) wakeAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.headKnown = false
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// learnHead records head as the task's newest eventId, read from the store
+// while changed was the channel to wait on; after a wake since then it
+// learns nothing, as the read may be stale.
+func (e *entry) learnHead(changed <-chan struct{}, head uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.changed == changed {
+		e.head = max(e.head, head)
+		e.headKnown = true
+	}
 }
 
 // Follower reads one task's events after a cursor. It is used by one
@@ -276,41 +313,62 @@ func (f *Follower) Next(ctx context.Context, limit int) ([]*Event, <-chan struct
 		return nil, f.h.done, nil
 	}
 	limit = max(limit, 1)
-	if events, _ := f.e.cached(f.cursor, limit); len(events) > 0 {
-		f.cursor = events[len(events)-1].ID
-		return events, nil, nil
-	}
-	e := f.e
-	e.fill.Lock()
-	defer e.fill.Unlock()
-	// Another reader may have filled the cache while this one waited.
-	events, changed := e.cached(f.cursor, limit)
-	if len(events) == 0 {
-		stored, err := f.h.store.ReadAfter(ctx, f.taskID, f.cursor, max(limit, f.h.cfg.ReadBatch))
-		if err != nil {
+	events, changed, atHead := f.e.cached(f.cursor, limit)
+	if len(events) == 0 && !atHead {
+		var err error
+		if events, changed, err = f.read(ctx, limit); err != nil {
 			return nil, nil, err
 		}
-		if len(stored) == 0 {
-			return nil, changed, nil
-		}
-		encoded := encodeAll(stored)
-		e.insert(encoded, f.h.cfg.CacheEvents)
-		events = encoded[:min(len(encoded), limit)]
+	}
+	if len(events) == 0 {
+		return nil, changed, nil
 	}
 	f.cursor = events[len(events)-1].ID
 	return events, nil, nil
 }
 
-// cached returns up to limit cached events after the cursor, and the channel
-// to wait on, taken together under the lock.
-func (e *entry) cached(cursor uint64, limit int) ([]*Event, <-chan struct{}) {
+// read reads what the cache does not hold, one reader at a time per task,
+// and caches it for the others.
+func (f *Follower) read(ctx context.Context, limit int) ([]*Event, <-chan struct{}, error) {
+	e := f.e
+	e.fill.Lock()
+	defer e.fill.Unlock()
+	// Another reader may have filled the cache while this one waited.
+	events, changed, atHead := e.cached(f.cursor, limit)
+	if len(events) > 0 || atHead {
+		return events, changed, nil
+	}
+	batch := max(limit, f.h.cfg.ReadBatch)
+	stored, err := f.h.store.ReadAfter(ctx, f.taskID, f.cursor, batch)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(stored) < batch { // the end of the history
+		head := f.cursor
+		if len(stored) > 0 {
+			head = stored[len(stored)-1].ID
+		}
+		e.learnHead(changed, head)
+	}
+	if len(stored) == 0 {
+		return nil, changed, nil
+	}
+	encoded := encodeAll(stored)
+	e.insert(encoded, f.h.cfg.CacheEvents)
+	return encoded[:min(len(encoded), limit)], changed, nil
+}
+
+// cached returns up to limit cached events after the cursor and the channel
+// to wait on, taken together under the lock; atHead says that, as far as
+// the announcements tell, nothing exists after the cursor.
+func (e *entry) cached(cursor uint64, limit int) (events []*Event, changed <-chan struct{}, atHead bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if n := len(e.cache); n > 0 && e.cache[0].ID <= cursor+1 && e.cache[n-1].ID > cursor {
 		from := int(cursor + 1 - e.cache[0].ID)
-		return e.cache[from:min(n, from+limit)], e.changed
+		return e.cache[from:min(n, from+limit)], e.changed, false
 	}
-	return nil, e.changed
+	return nil, e.changed, e.headKnown && cursor >= e.head
 }
 
 // insert adds events read from the store, keeping the cache consecutive and

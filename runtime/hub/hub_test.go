@@ -1,7 +1,12 @@
 package hub_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,4 +67,133 @@ func TestCloseEndsEveryWait(t *testing.T) {
 	require.NoError(t, <-done)
 	late, _ := h.Notify("y")
 	<-late // already closed: a wait after Close ends at once
+}
+
+// countingStore counts the reads of a memory store.
+type countingStore struct {
+	*memory.Store
+	reads atomic.Int32
+}
+
+func (s *countingStore) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]taskbridge.Event, error) {
+	s.reads.Add(1)
+	return s.Store.ReadAfter(ctx, taskID, after, limit)
+}
+
+// TestAnnouncementsFillTheCache checks that the hub reads announced events
+// into the cache before it wakes the readers: a follower that keeps up
+// never reads the store again after its first read.
+func TestAnnouncementsFillTheCache(t *testing.T) {
+	t.Parallel()
+	store := &countingStore{Store: memory.New()}
+	h := hub.New(store, hub.Config{})
+	done := make(chan error, 1)
+	go func() { done <- h.Run(t.Context()) }()
+	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
+	newTask(t, store.Store, "a")
+	<-h.Watching()
+	appendMessage(t, store.Store, "a")
+
+	followers := []*hub.Follower{h.Follow("a", 0), h.Follow("a", 0)}
+	for _, f := range followers {
+		defer f.Close()
+		events, _, err := f.Next(t.Context(), 10)
+		require.NoError(t, err)
+		require.Len(t, events, 1)
+	}
+	require.EqualValues(t, 1, store.reads.Load(), "the first read fills the cache for the second follower")
+
+	for i := range 20 {
+		_, changed, err := followers[0].Next(t.Context(), 10)
+		require.NoError(t, err)
+		appendMessage(t, store.Store, "a")
+		<-changed
+		for _, f := range followers {
+			events, _, err := f.Next(t.Context(), 10)
+			require.NoError(t, err)
+			require.Len(t, events, 1)
+			require.Equal(t, uint64(i+2), events[0].ID)
+		}
+	}
+	require.EqualValues(t, 21, store.reads.Load(), "one read per announcement, by the hub, none by the followers")
+}
+
+// outageStore is an event store whose appends are announced only when the
+// test says so, like a store whose notifications were cut for a while.
+type outageStore struct {
+	mu        sync.Mutex
+	events    []taskbridge.Event
+	announces chan taskbridge.Announcement
+}
+
+func (s *outageStore) Append(context.Context, string, taskbridge.Append) (taskbridge.Event, error) {
+	return taskbridge.Event{}, errors.New("use add")
+}
+
+// add appends an event of task "a" without announcing it.
+func (s *outageStore) add() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := uint64(len(s.events) + 1)
+	s.events = append(s.events, taskbridge.Event{TaskID: "a", ID: id, Type: taskbridge.EventMessage, CreatedAt: time.Now(), Payload: json.RawMessage(`{}`)})
+	return id
+}
+
+func (s *outageStore) ReadAfter(_ context.Context, _ string, after uint64, limit int) ([]taskbridge.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from := min(int(after), len(s.events))
+	return slices.Clone(s.events[from:min(len(s.events), from+limit)]), nil
+}
+
+func (s *outageStore) WatchAppends(ctx context.Context, fn func(taskbridge.Announcement)) error {
+	fn(taskbridge.Announcement{})
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case a := <-s.announces:
+			fn(a)
+		}
+	}
+}
+
+// TestAnAnnouncementWithoutATaskMakesReadersReread checks that a reader at
+// the head of its task, woken by an announcement without a task (the
+// store's notifications were down), reads the store again instead of
+// trusting the head it knew: the append made during the outage arrives.
+func TestAnAnnouncementWithoutATaskMakesReadersReread(t *testing.T) {
+	t.Parallel()
+	store := &outageStore{announces: make(chan taskbridge.Announcement)}
+	h := hub.New(store, hub.Config{})
+	done := make(chan error, 1)
+	go func() { done <- h.Run(t.Context()) }()
+	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
+	<-h.Watching()
+	store.add()
+	f := h.Follow("a", 0)
+	defer f.Close()
+	events, _, err := f.Next(t.Context(), 10)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+
+	// An announced append arrives through the cache.
+	_, changed, err := f.Next(t.Context(), 10)
+	require.NoError(t, err)
+	store.announces <- taskbridge.Announcement{TaskID: "a", EventID: store.add()}
+	<-changed
+	events, _, err = f.Next(t.Context(), 10)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+
+	// An append during an outage, then the wake-up of every reader.
+	_, changed, err = f.Next(t.Context(), 10)
+	require.NoError(t, err)
+	id := store.add()
+	store.announces <- taskbridge.Announcement{}
+	<-changed
+	events, _, err = f.Next(t.Context(), 10)
+	require.NoError(t, err)
+	require.Len(t, events, 1, "the append made while notifications were down")
+	require.Equal(t, id, events[0].ID)
 }
