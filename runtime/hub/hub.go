@@ -36,14 +36,16 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/taskbridge-go/taskbridge"
 )
 
 // Defaults of Config.
 const (
-	DefaultCacheEvents = 512
-	DefaultReadBatch   = 256
+	DefaultCacheEvents  = 512
+	DefaultReadBatch    = 256
+	DefaultWakeInterval = 5 * time.Millisecond
 )
 
 // Config tunes a Hub; a zero field is its default.
@@ -52,6 +54,12 @@ type Config struct {
 	CacheEvents int
 	// ReadBatch bounds one read from the store.
 	ReadBatch int
+	// WakeInterval is the shortest time between two wake-ups of one task's
+	// readers; negative means none. An event after a quiet interval wakes
+	// them at once; events that come faster are delivered together at the
+	// end of the interval, so that a busy task costs each follower one
+	// write per interval instead of one per event.
+	WakeInterval time.Duration
 }
 
 const shards = 64
@@ -87,6 +95,8 @@ type entry struct {
 	// move it. A reader at the head then waits without reading the store.
 	head      uint64
 	headKnown bool
+	lastWake  time.Time // of the readers
+	delayed   bool      // a wake-up is scheduled
 
 	fill sync.Mutex // one store read at a time per task
 }
@@ -98,6 +108,9 @@ func New(store taskbridge.EventStore, cfg Config) *Hub {
 	}
 	if cfg.ReadBatch <= 0 {
 		cfg.ReadBatch = DefaultReadBatch
+	}
+	if cfg.WakeInterval == 0 {
+		cfg.WakeInterval = DefaultWakeInterval
 	}
 	h := &Hub{store: store, cfg: cfg, seed: maphash.MakeSeed(), done: make(chan struct{}), watching: make(chan struct{})}
 	for i := range h.shards {
@@ -202,7 +215,7 @@ func (h *Hub) announce(ctx context.Context, a taskbridge.Announcement) {
 		s.mu.Unlock()
 		if e != nil {
 			h.refill(ctx, a, e)
-			e.wake(a.EventID)
+			e.wake(a.EventID, h.cfg.WakeInterval)
 		}
 		return
 	}
@@ -251,11 +264,34 @@ func encodeAll(stored []taskbridge.Event) []*Event {
 	return encoded
 }
 
-// wake moves the known head to an announced eventId and wakes the readers.
-func (e *entry) wake(announced uint64) {
+// wake moves the known head to an announced eventId and wakes the readers,
+// at once or, within interval of the last wake-up, at its end. Readers that
+// call Next meanwhile find the announced events all the same.
+func (e *entry) wake(announced uint64, interval time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.head = max(e.head, announced)
+	if e.delayed {
+		return // the scheduled wake-up covers this announcement
+	}
+	if wait := time.Until(e.lastWake.Add(interval)); wait > 0 {
+		e.delayed = true
+		time.AfterFunc(wait, e.wakeDelayed)
+		return
+	}
+	e.signal()
+}
+
+func (e *entry) wakeDelayed() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.delayed = false
+	e.signal()
+}
+
+// signal wakes the readers; e.mu is held.
+func (e *entry) signal() {
+	e.lastWake = time.Now()
 	close(e.changed)
 	e.changed = make(chan struct{})
 }
@@ -266,8 +302,7 @@ func (e *entry) wakeAll() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.headKnown = false
-	close(e.changed)
-	e.changed = make(chan struct{})
+	e.signal()
 }
 
 // learnHead records head as the task's newest eventId, read from the store

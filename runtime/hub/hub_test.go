@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -196,4 +197,60 @@ func TestAnAnnouncementWithoutATaskMakesReadersReread(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, events, 1, "the append made while notifications were down")
 	require.Equal(t, id, events[0].ID)
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestWakeUpsOfABusyTaskAreSpacedByTheInterval checks, on the fake clock of
+// testing/synctest, that an event after a quiet interval wakes the readers
+// at once and that events within the interval wake them once, together, at
+// its end.
+func TestWakeUpsOfABusyTaskAreSpacedByTheInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memory.New()
+		h := hub.New(store, hub.Config{WakeInterval: 10 * time.Millisecond})
+		done := make(chan error, 1)
+		go func() { done <- h.Run(t.Context()) }()
+		defer func() { h.Close(); require.NoError(t, <-done) }()
+		newTask(t, store, "a")
+		<-h.Watching()
+		f := h.Follow("a", 0)
+		defer f.Close()
+
+		_, changed, err := f.Next(t.Context(), 10)
+		require.NoError(t, err)
+		appendMessage(t, store, "a")
+		synctest.Wait()
+		require.True(t, isClosed(changed), "the first event wakes the reader at once")
+		events, _, err := f.Next(t.Context(), 10)
+		require.NoError(t, err)
+		require.Len(t, events, 1)
+
+		_, changed, err = f.Next(t.Context(), 10)
+		require.NoError(t, err)
+		appendMessage(t, store, "a")
+		appendMessage(t, store, "a")
+		synctest.Wait()
+		require.False(t, isClosed(changed), "no second wake-up within the interval")
+		time.Sleep(10 * time.Millisecond)
+		synctest.Wait()
+		require.True(t, isClosed(changed), "one wake-up at the end of the interval")
+		events, _, err = f.Next(t.Context(), 10)
+		require.NoError(t, err)
+		require.Len(t, events, 2, "both events, together")
+
+		time.Sleep(time.Second)
+		_, changed, err = f.Next(t.Context(), 10)
+		require.NoError(t, err)
+		appendMessage(t, store, "a")
+		synctest.Wait()
+		require.True(t, isClosed(changed), "after a quiet interval, at once again")
+	})
 }
