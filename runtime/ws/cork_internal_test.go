@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"testing"
@@ -73,4 +74,38 @@ func TestCorkKeepsTheFirstError(t *testing.T) {
 	rec.fail = nil
 	_, err = c.Write([]byte("y"))
 	require.ErrorIs(t, err, boom, "a connection whose flush failed stays failed")
+}
+
+// TestWriteTextFrames checks the frames writeText builds, gathered and
+// not, for each of the three length encodings (RFC 6455 section 5.2).
+func TestWriteTextFrames(t *testing.T) {
+	t.Parallel()
+	payloads := [][]byte{[]byte("{}"), bytes.Repeat([]byte("a"), 126), bytes.Repeat([]byte("b"), 70_000)}
+	for _, corked := range []bool{false, true} {
+		rec := &recordConn{}
+		c := newCorkConn(rec, time.Second)
+		if corked {
+			c.cork()
+		}
+		for _, p := range payloads {
+			require.NoError(t, c.writeText(p))
+		}
+		require.NoError(t, c.uncork())
+		stream := bytes.Join(rec.writes, nil)
+		for _, want := range payloads {
+			require.GreaterOrEqual(t, len(stream), 2)
+			require.Equal(t, byte(0x81), stream[0], "FIN and text")
+			n, head := uint64(stream[1]), 2
+			switch n {
+			case 126:
+				n, head = uint64(binary.BigEndian.Uint16(stream[2:])), 4
+			case 127:
+				n, head = binary.BigEndian.Uint64(stream[2:]), 10
+			}
+			require.Equal(t, uint64(len(want)), n, "unmasked, with its length")
+			require.Equal(t, want, stream[head:head+int(n)])
+			stream = stream[head+int(n):]
+		}
+		require.Empty(t, stream)
+	}
 }

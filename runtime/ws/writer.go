@@ -2,6 +2,8 @@ package ws
 
 import (
 	"bufio"
+	"encoding/binary"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -71,6 +73,44 @@ func (c *corkConn) SetWriteDeadline(t time.Time) error {
 // than asked.
 func newCorkConn(conn net.Conn, slack time.Duration) *corkConn {
 	return &corkConn{Conn: conn, deadline: deadline.Lazy{Slack: slack, Set: conn.SetWriteDeadline}}
+}
+
+// writeText writes payload as one final, unmasked text frame (a server's),
+// with one Write or into the gathered bytes.
+func (c *corkConn) writeText(payload []byte) error {
+	var head [10]byte
+	head[0] = 0x81 // FIN, text
+	n := 2
+	switch l := len(payload); {
+	case l < 126:
+		head[1] = byte(l)
+	case l <= math.MaxUint16:
+		head[1] = 126
+		binary.BigEndian.PutUint16(head[2:], uint16(l))
+		n = 4
+	default:
+		head[1] = 127
+		binary.BigEndian.PutUint64(head[2:], uint64(l))
+		n = 10
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if !c.corked {
+		bufs := net.Buffers{head[:n], payload}
+		_, err := bufs.WriteTo(c.Conn)
+		return err
+	}
+	if c.buf == nil {
+		c.buf = bufPool.Get().(*[]byte)
+	}
+	*c.buf = append(append(*c.buf, head[:n]...), payload...)
+	if len(*c.buf) >= flushAt {
+		return c.flushLocked()
+	}
+	return nil
 }
 
 // cork starts gathering writes.
@@ -210,17 +250,13 @@ func (ss *session) drain() error {
 	return nil
 }
 
-// writeFrame writes one text message under its own deadline.
+// writeFrame writes one text message under its own deadline. The frame is
+// built here rather than by the WebSocket library, which would cost a
+// writer, a flush and a lock per frame; the library still writes the
+// control frames, each with one Write, so frames never interleave.
 func (ss *session) writeFrame(frame []byte) error {
-	if err := ss.conn.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
 		return err
 	}
-	w, err := ss.conn.NextWriter(websocket.TextMessage)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(frame); err != nil {
-		return err
-	}
-	return w.Close()
+	return ss.cork.writeText(frame)
 }
