@@ -9,6 +9,9 @@
 // -addr, TASKBRIDGE_ADDR); a flag on the command line wins. Authentication is
 // a development resolver: `Authorization: Bearer <subject>` or
 // `?access_token=<subject>`, and the subject owns what it creates.
+//
+// It also serves a demo page at / (package web) that starts a scripted task
+// and shows its events live.
 package main
 
 import (
@@ -31,6 +34,7 @@ import (
 
 	"github.com/taskbridge-go/taskbridge/adapters/local"
 	"github.com/taskbridge-go/taskbridge/examples/host/tasks"
+	"github.com/taskbridge-go/taskbridge/examples/host/web"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/sse"
 	"github.com/taskbridge-go/taskbridge/runtime/ws"
@@ -151,6 +155,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	api.Register(e)
+	web.Register(e) // the demo page at /, outside the API and its auth
 
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
