@@ -14,7 +14,7 @@ const (
 	DefaultSubscribeTimeout  = 10 * time.Second
 	DefaultReadLimit         = 4 << 10
 	DefaultBatchSize         = 256
-	DefaultSendBuffer        = 1024
+	DefaultSendBuffer        = 256
 )
 
 // Settings tune a Server. A zero field means its documented default, so the
@@ -49,7 +49,8 @@ type Settings struct {
 	// slow peer is served at its own pace without holding anyone up; a peer
 	// that takes nothing for a whole HeartbeatInterval while the queue is
 	// full, or that blocks a write for WriteTimeout, is cut and resumes by
-	// cursor. Default 1024.
+	// cursor. Each slot costs a connection 24 bytes from the start.
+	// Default 256.
 	SendBuffer int
 	// CheckOrigin decides whether to accept an upgrade request from a
 	// browser page on another origin. Nil accepts every origin: the TaskBridge
