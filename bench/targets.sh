@@ -38,7 +38,8 @@ load() {
 # an earlier run left in the heap does not hide what this one takes.
 fresh_host() {
   if [ -f "$out/host.pid" ]; then kill "$(cat "$out/host.pid")"; wait "$(cat "$out/host.pid")" 2>/dev/null || true; fi
-  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error
+  # Enough executor slots that every task of a run ticks at once.
+  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error -max-concurrent 20000
   host=$(cat "$out/host.pid")
 }
 

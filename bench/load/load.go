@@ -264,10 +264,18 @@ func (r *runner) notReady() error {
 	return fmt.Errorf("%d of %d subscribers did not receive their task's suspension within %v%s", n, len(r.subscribers), r.cfg.Timeout, why)
 }
 
-// tick releases every task's ticks.
+// tick releases every task's ticks, spreading the starts evenly over one
+// tick interval so that the tasks together tick at a steady Rate rather
+// than all at once.
 func (r *runner) tick(ctx context.Context) error {
 	close(r.start)
+	began, spacing := time.Now(), r.cfg.tickInterval()/time.Duration(len(r.tasks))
 	return forEach(ctx, len(r.tasks), 32, func(i int) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Until(began.Add(time.Duration(i) * spacing))):
+		}
 		t := r.tasks[i]
 		action := map[string]any{
 			"suspendId":      t.suspension(),
