@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -138,6 +139,10 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 			heartbeat.Reset(s.settings.HeartbeatInterval)
+			// Let every other stream write before this one writes again:
+			// under load, a stream that went straight back for more would
+			// keep finding some while those behind it wait.
+			runtime.Gosched()
 			continue
 		}
 		select {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -195,6 +196,10 @@ func (ss *session) write() {
 				ss.writeErr = err
 				return
 			}
+			// Let every other connection write before this one writes
+			// again: under load, a writer that went straight back for more
+			// would keep finding some while those behind it wait.
+			runtime.Gosched()
 		case <-ping.C:
 			if err := ss.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
 				ss.writeErr = err
