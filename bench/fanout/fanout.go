@@ -126,7 +126,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) {
 	if t := s.task(w, r); t != nil {
-		t.end("TASK_CANCELLED", `{"reason":"cancelled_by_user"}`)
+		t.append("TASK_CANCELLED", `{"reason":"cancelled_by_user"}`)
 		w.WriteHeader(http.StatusAccepted)
 	}
 }
@@ -166,8 +166,6 @@ func (t *task) append(kind, payload string) bool {
 	return true
 }
 
-func (t *task) end(kind, payload string) { t.append(kind, payload) }
-
 // tick reports the planned ticks at their interval, then completes.
 func (t *task) tick(ctx context.Context) {
 	interval := time.Duration(t.plan.IntervalMs * float64(time.Millisecond))
@@ -190,7 +188,7 @@ func (t *task) tick(ctx context.Context) {
 			return
 		}
 	}
-	t.end("TASK_COMPLETED", `{"result":null}`)
+	t.append("TASK_COMPLETED", `{"result":null}`)
 }
 
 // pending returns the frames after the first `sent` (a cursor past the end
