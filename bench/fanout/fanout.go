@@ -11,6 +11,7 @@
 package fanout
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -251,7 +252,7 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	if t == nil {
 		return
 	}
-	from := cursor(cmpOr(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("lastEventId")))
+	from := cursor(cmp.Or(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("lastEventId")))
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache, no-transform")
 	w.WriteHeader(http.StatusOK)
@@ -335,11 +336,4 @@ func wsFrame(payload []byte) []byte {
 		head = binary.BigEndian.AppendUint64([]byte{0x81, 127}, uint64(n))
 	}
 	return append(head, payload...)
-}
-
-func cmpOr(v, fallback string) string {
-	if v == "" {
-		return fallback
-	}
-	return v
 }

@@ -12,6 +12,7 @@ package load
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Config is one run of the load tool. Zero values take the defaults below.
@@ -67,15 +70,15 @@ func (c *Config) defaults() error {
 	if c.BaseURL == "" {
 		return errors.New("no server URL")
 	}
-	c.Token = cmpOr(c.Token, "load")
-	c.Transport = cmpOr(c.Transport, SSE)
-	c.Tasks = cmpOr(c.Tasks, 1)
-	c.Subscribers = cmpOr(c.Subscribers, c.Tasks)
-	c.Rate = cmpOr(c.Rate, 100)
-	c.Duration = cmpOr(c.Duration, 10*time.Second)
-	c.Hold = cmpOr(c.Hold, 10*time.Second)
-	c.ConnectParallelism = cmpOr(c.ConnectParallelism, 64)
-	c.Timeout = cmpOr(c.Timeout, time.Minute)
+	c.Token = cmp.Or(c.Token, "load")
+	c.Transport = cmp.Or(c.Transport, SSE)
+	c.Tasks = cmp.Or(c.Tasks, 1)
+	c.Subscribers = cmp.Or(c.Subscribers, c.Tasks)
+	c.Rate = cmp.Or(c.Rate, 100)
+	c.Duration = cmp.Or(c.Duration, 10*time.Second)
+	c.Hold = cmp.Or(c.Hold, 10*time.Second)
+	c.ConnectParallelism = cmp.Or(c.ConnectParallelism, 64)
+	c.Timeout = cmp.Or(c.Timeout, time.Minute)
 	switch {
 	case c.Tasks < 0 || c.Subscribers < 0 || c.Rate < 0 || c.Duration < 0 || c.PayloadBytes < 0:
 		return errors.New("counts, rate and durations must not be negative")
@@ -85,14 +88,6 @@ func (c *Config) defaults() error {
 		return errors.New("rate × duration gives less than one tick per task")
 	}
 	return nil
-}
-
-func cmpOr[T comparable](v, fallback T) T {
-	var zero T
-	if v == zero {
-		return fallback
-	}
-	return v
 }
 
 // ticksPerTask is how many TASK_MESSAGE events each task reports.
@@ -149,7 +144,11 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	if err := r.connect(ctx, &wg, stream); err != nil {
 		return Result{}, err
 	}
-	time.Sleep(time.Second) // let the server settle before reading its memory
+	select { // let the server settle before reading its memory
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	case <-time.After(time.Second):
+	}
 	connected, err := readProc(r.cfg.ServerPID)
 	if err != nil {
 		return Result{}, err
@@ -198,7 +197,7 @@ func (r *runner) createTasks(ctx context.Context) error {
 	}}
 	run := time.Now().UnixNano()
 	r.tasks = make([]*task, r.cfg.Tasks)
-	return forEach(ctx, r.cfg.Tasks, 32, func(i int) error {
+	return forEach(ctx, r.cfg.Tasks, 32, func(ctx context.Context, i int) error {
 		body := map[string]any{
 			"taskType":        "scripted",
 			"clientRequestId": fmt.Sprintf("load-%d-%d", run, i),
@@ -270,7 +269,7 @@ func (r *runner) notReady() error {
 func (r *runner) tick(ctx context.Context) error {
 	close(r.start)
 	began, spacing := time.Now(), r.cfg.tickInterval()/time.Duration(len(r.tasks))
-	return forEach(ctx, len(r.tasks), 32, func(i int) error {
+	return forEach(ctx, len(r.tasks), 32, func(ctx context.Context, i int) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -298,7 +297,7 @@ func (r *runner) holdThenCancel(ctx context.Context) error {
 	case <-time.After(r.cfg.Hold):
 	}
 	close(r.start)
-	return forEach(ctx, len(r.tasks), 32, func(i int) error {
+	return forEach(ctx, len(r.tasks), 32, func(ctx context.Context, i int) error {
 		return r.client.postJSON(ctx, "/api/v1/tasks/"+r.tasks[i].id+"/cancel", map[string]any{"reason": "load_done"}, nil)
 	})
 }
@@ -331,32 +330,21 @@ func (c *client) postJSON(ctx context.Context, path string, body, out any) error
 	return json.Unmarshal(answer.Bytes(), out)
 }
 
-// forEach runs fn(0..n-1), at most `parallel` at once, and returns the
-// first error.
-func forEach(ctx context.Context, n, parallel int, fn func(int) error) error {
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-		slots = make(chan struct{}, parallel)
-	)
+// forEach runs fn(ctx, 0..n-1), at most `parallel` at once; the first
+// error cancels the ctx of the others and is returned.
+func forEach(ctx context.Context, n, parallel int, fn func(context.Context, int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
 	for i := range n {
-		if ctx.Err() != nil {
+		if gctx.Err() != nil {
 			break
 		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			if err := fn(i); err != nil {
-				once.Do(func() { first = err })
-			}
-		})
+		g.Go(func() error { return fn(gctx, i) })
 	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return first
+	return ctx.Err() // gctx ends with Wait; ctx says whether the run was stopped
 }
 
 // collect adds up what the subscribers received.

@@ -125,9 +125,9 @@ func (c *client) sse(ctx context.Context, s *subscriber) error {
 // ws follows the task over the WebSocket endpoint from s.cursor.
 func (c *client) ws(ctx context.Context, s *subscriber) error {
 	u := *c.base
-	u.Scheme = map[string]string{"https": "wss"}[u.Scheme]
-	if u.Scheme == "" {
-		u.Scheme = "ws"
+	u.Scheme = "ws"
+	if c.base.Scheme == "https" {
+		u.Scheme = "wss"
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/tasks/ws"
 	header := http.Header{"Authorization": {"Bearer " + c.token}}
