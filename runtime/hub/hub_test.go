@@ -254,3 +254,29 @@ func TestWakeUpsOfABusyTaskAreSpacedByTheInterval(t *testing.T) {
 		require.True(t, isClosed(changed), "after a quiet interval, at once again")
 	})
 }
+
+// TestANegativeWakeIntervalWakesOnEveryEvent checks that WakeInterval < 0
+// turns the spacing off: each append wakes the readers at once.
+func TestANegativeWakeIntervalWakesOnEveryEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memory.New()
+		h := hub.New(store, hub.Config{WakeInterval: -1})
+		done := make(chan error, 1)
+		go func() { done <- h.Run(t.Context()) }()
+		defer func() { h.Close(); require.NoError(t, <-done) }()
+		newTask(t, store, "a")
+		<-h.Watching()
+		f := h.Follow("a", 0)
+		defer f.Close()
+		for i := range 3 {
+			_, changed, err := f.Next(t.Context(), 10)
+			require.NoError(t, err)
+			appendMessage(t, store, "a")
+			synctest.Wait()
+			require.True(t, isClosed(changed), "append %d wakes the reader at once", i+1)
+			events, _, err := f.Next(t.Context(), 10)
+			require.NoError(t, err)
+			require.Len(t, events, 1)
+		}
+	})
+}

@@ -51,6 +51,8 @@ type Settings struct {
 	// Retry is the reconnection delay suggested to EventSource.
 	Retry time.Duration
 	// WriteTimeout bounds each write; a client that does not read is cut.
+	// Deadlines are renewed lazily, so a stalled write fails after between
+	// half and all of it.
 	WriteTimeout time.Duration
 	// BatchSize bounds the events written with one flush.
 	BatchSize int
@@ -111,13 +113,7 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 
 	f := s.hub.Follow(st.taskID, st.after)
 	defer f.Close()
-	out := &writer{w: w, rc: rc, timeout: s.settings.WriteTimeout}
-	out.deadline = deadline.Lazy{Slack: s.settings.WriteTimeout / 2, Set: func(t time.Time) error {
-		if err := rc.SetWriteDeadline(t); !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		return nil
-	}}
+	out := newWriter(w, rc, s.settings.WriteTimeout)
 	if err := out.write([]byte("retry: " + strconv.FormatInt(s.settings.Retry.Milliseconds(), 10) + "\n\n")); err != nil {
 		return nil
 	}
@@ -177,6 +173,16 @@ type writer struct {
 	timeout  time.Duration
 	deadline deadline.Lazy
 	buf      []byte
+}
+
+func newWriter(w io.Writer, rc *http.ResponseController, timeout time.Duration) *writer {
+	setDeadline := func(t time.Time) error {
+		if err := rc.SetWriteDeadline(t); !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil // a writer without deadlines writes without them
+	}
+	return &writer{w: w, rc: rc, timeout: timeout, deadline: deadline.Lazy{Slack: timeout / 2, Set: setDeadline}}
 }
 
 func (o *writer) write(b []byte) error {

@@ -32,7 +32,9 @@ type Settings struct {
 	PongTimeout time.Duration
 	// WriteTimeout bounds each write to the connection, so a peer that stops
 	// reading is cut once the network buffers are full; it also bounds the
-	// wait for the peer's answer to a close frame. Default 10 s.
+	// wait for the peer's answer to a close frame. Deadlines are renewed
+	// lazily, so a stalled write fails after between half and all of it.
+	// Default 10 s.
 	WriteTimeout time.Duration
 	// SubscribeTimeout is how long a new connection may take to send its
 	// subscribe frame before it is closed with 1008. Default 10 s.
