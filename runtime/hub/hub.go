@@ -16,7 +16,9 @@
 // up and from the store when it falls behind.
 //
 // A reader that keeps up costs the store nothing: the hub reads each
-// announced event into the cache before it wakes the readers, and once a
+// announced event into the cache before it wakes the readers (on a
+// goroutine per task with readers, so that a slow read of one task never
+// delays the announcements of another), and once a
 // read has reached the end of a task's history the hub knows the task's
 // head from the announcements, so a reader at the head waits without
 // asking the store. An announcement without a task (the store's
@@ -76,6 +78,8 @@ type Hub struct {
 
 	watching     chan struct{} // closed at the store's first announcement
 	watchingOnce sync.Once
+
+	refills sync.WaitGroup // the running refill goroutines; Run waits for them
 }
 
 type shard struct {
@@ -97,6 +101,10 @@ type entry struct {
 	headKnown bool
 	lastWake  time.Time // of the readers
 	delayed   bool      // a wake-up is scheduled
+	// refillTo is the newest announced eventId; refilling says that a
+	// goroutine is reading up to it and will wake the readers.
+	refillTo  uint64
+	refilling bool
 
 	fill sync.Mutex // one store read at a time per task
 }
@@ -136,6 +144,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		h.announce(ctx, a)
 	})
 	h.Close()
+	h.refills.Wait() // started only by announce, which has returned for good
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
@@ -206,16 +215,24 @@ func (h *Hub) release(taskID string, e *entry) {
 // an announcement without a task id. Before it wakes the readers of a task
 // whose recent events are cached, it reads the announced events into the
 // cache: readers that keep up then find them there, instead of all missing
-// the cache at once and queueing to read the store one after another.
+// the cache at once and queueing to read the store one after another. That
+// read runs on a goroutine of the task's own, so that announce never waits
+// for the store; announcements that come meanwhile are taken up by the
+// same goroutine.
 func (h *Hub) announce(ctx context.Context, a taskbridge.Announcement) {
 	if a.TaskID != "" {
 		s := h.shard(a.TaskID)
 		s.mu.Lock()
 		e := s.tasks[a.TaskID]
 		s.mu.Unlock()
-		if e != nil {
-			h.refill(ctx, a, e)
+		if e == nil {
+			return
+		}
+		switch e.startRefill(a.EventID) {
+		case refillNone:
 			e.wake(a.EventID, h.cfg.WakeInterval)
+		case refillStarted:
+			h.refills.Go(func() { h.refillLoop(ctx, a.TaskID, e) })
 		}
 		return
 	}
@@ -233,10 +250,53 @@ func (h *Hub) announce(ctx context.Context, a taskbridge.Announcement) {
 	}
 }
 
+// What startRefill decided.
+const (
+	refillNone    = iota // nothing is cached: wake the readers now
+	refillStarted        // start a refill goroutine
+	refillQueued         // the running refill goroutine takes it up
+)
+
+// startRefill records an announced eventId for the refill.
+func (e *entry) startRefill(announced uint64) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.refillTo = max(e.refillTo, announced)
+	switch {
+	case e.refilling:
+		return refillQueued
+	case len(e.cache) == 0:
+		return refillNone
+	}
+	e.refilling = true
+	return refillStarted
+}
+
+// refillLoop reads the announced events into the cache and wakes the
+// readers, until no announcement is left to take up.
+func (h *Hub) refillLoop(ctx context.Context, taskID string, e *entry) {
+	for {
+		e.mu.RLock()
+		to := e.refillTo
+		e.mu.RUnlock()
+		h.refill(ctx, taskID, to, e)
+		e.wake(to, h.cfg.WakeInterval)
+		e.mu.Lock()
+		done := e.refillTo == to
+		if done {
+			e.refilling = false
+		}
+		e.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
 // refill reads the events after the cached ones up to the announced one, at
 // most one batch; an empty cache is left for the readers to fill, and a
 // failed read to them to retry.
-func (h *Hub) refill(ctx context.Context, a taskbridge.Announcement, e *entry) {
+func (h *Hub) refill(ctx context.Context, taskID string, announced uint64, e *entry) {
 	e.fill.Lock()
 	defer e.fill.Unlock()
 	e.mu.RLock()
@@ -246,10 +306,10 @@ func (h *Hub) refill(ctx context.Context, a taskbridge.Announcement, e *entry) {
 		tail = e.cache[n-1].ID
 	}
 	e.mu.RUnlock()
-	if n == 0 || tail >= a.EventID {
+	if n == 0 || tail >= announced {
 		return
 	}
-	stored, err := h.store.ReadAfter(ctx, a.TaskID, tail, h.cfg.ReadBatch)
+	stored, err := h.store.ReadAfter(ctx, taskID, tail, h.cfg.ReadBatch)
 	if err != nil || len(stored) == 0 {
 		return
 	}

@@ -119,6 +119,71 @@ func TestAnnouncementsFillTheCache(t *testing.T) {
 	require.EqualValues(t, 21, store.reads.Load(), "one read per announcement, by the hub, none by the followers")
 }
 
+// stallingStore is a memory store whose reads of one task block until the
+// test releases them, like a database that is slow for one query.
+type stallingStore struct {
+	*memory.Store
+	stalled string
+	reading chan struct{} // gets a token when a read of the stalled task starts
+	release chan struct{}
+}
+
+func (s *stallingStore) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]taskbridge.Event, error) {
+	if taskID == s.stalled {
+		s.reading <- struct{}{}
+		<-s.release
+	}
+	return s.Store.ReadAfter(ctx, taskID, after, limit)
+}
+
+// TestASlowReadDelaysNoOtherTask checks that the hub's read of one task's
+// announced events does not hold up the announcements of another task.
+func TestASlowReadDelaysNoOtherTask(t *testing.T) {
+	t.Parallel()
+	store := &stallingStore{Store: memory.New(), stalled: "slow", reading: make(chan struct{}, 8), release: make(chan struct{})}
+	h := hub.New(store, hub.Config{})
+	done := make(chan error, 1)
+	go func() { done <- h.Run(t.Context()) }()
+	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
+	for _, id := range []string{"slow", "fast"} {
+		newTask(t, store.Store, id)
+		appendMessage(t, store.Store, id)
+	}
+	<-h.Watching()
+
+	slow := h.Follow("slow", 0)
+	defer slow.Close()
+	close(store.release) // let the follower's own read through, to fill the cache
+	_, _, err := slow.Next(t.Context(), 10)
+	require.NoError(t, err)
+	<-store.reading
+	store.release = make(chan struct{})
+	fast := h.Follow("fast", 1)
+	defer fast.Close()
+	_, fastChanged, err := fast.Next(t.Context(), 10)
+	require.NoError(t, err)
+
+	appendMessage(t, store.Store, "slow") // the hub's refill of "slow" now blocks
+	<-store.reading
+	appendMessage(t, store.Store, "fast")
+	select {
+	case <-fastChanged:
+	case <-time.After(30 * time.Second): // only turns a hang into a failure
+		close(store.release)
+		t.Fatal("the fast task's readers were not woken while the slow task's read waited")
+	}
+	events, _, err := fast.Next(t.Context(), 10)
+	require.NoError(t, err)
+	require.Len(t, events, 1, "the fast task's event is delivered while the slow read waits")
+	close(store.release)
+
+	_, slowChanged, err := slow.Next(t.Context(), 10)
+	require.NoError(t, err)
+	if slowChanged != nil {
+		<-slowChanged
+	}
+}
+
 // outageStore is an event store whose appends are announced only when the
 // test says so, like a store whose notifications were cut for a while.
 type outageStore struct {
