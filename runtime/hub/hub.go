@@ -140,8 +140,10 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 	}()
 	err := h.store.WatchAppends(ctx, func(a taskbridge.Announcement) {
-		h.watchingOnce.Do(func() { close(h.watching) })
 		h.announce(ctx, a)
+		// After the first announcement's wake-up, so that a reader that
+		// starts once Watching is closed is not woken by it.
+		h.watchingOnce.Do(func() { close(h.watching) })
 	})
 	h.Close()
 	h.refills.Wait() // started only by announce, which has returned for good

@@ -119,17 +119,19 @@ func TestAnnouncementsFillTheCache(t *testing.T) {
 	require.EqualValues(t, 21, store.reads.Load(), "one read per announcement, by the hub, none by the followers")
 }
 
-// stallingStore is a memory store whose reads of one task block until the
-// test releases them, like a database that is slow for one query.
+// stallingStore is a memory store whose reads of one task block, once
+// stalling is on, until the test releases them, like a database that is
+// slow for one query.
 type stallingStore struct {
 	*memory.Store
-	stalled string
-	reading chan struct{} // gets a token when a read of the stalled task starts
-	release chan struct{}
+	stalled  string
+	stalling atomic.Bool
+	reading  chan struct{} // gets a token when a stalled read starts
+	release  chan struct{} // closed to let stalled reads through
 }
 
 func (s *stallingStore) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]taskbridge.Event, error) {
-	if taskID == s.stalled {
+	if taskID == s.stalled && s.stalling.Load() {
 		s.reading <- struct{}{}
 		<-s.release
 	}
@@ -145,6 +147,9 @@ func TestASlowReadDelaysNoOtherTask(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.Run(t.Context()) }()
 	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(store.release) }) }
+	t.Cleanup(releaseAll) // runs first, so that Run can end
 	for _, id := range []string{"slow", "fast"} {
 		newTask(t, store.Store, id)
 		appendMessage(t, store.Store, id)
@@ -153,35 +158,41 @@ func TestASlowReadDelaysNoOtherTask(t *testing.T) {
 
 	slow := h.Follow("slow", 0)
 	defer slow.Close()
-	close(store.release) // let the follower's own read through, to fill the cache
-	_, _, err := slow.Next(t.Context(), 10)
+	_, _, err := slow.Next(t.Context(), 10) // fills the cache, so announcements refill it
 	require.NoError(t, err)
-	<-store.reading
-	store.release = make(chan struct{})
 	fast := h.Follow("fast", 1)
 	defer fast.Close()
 	_, fastChanged, err := fast.Next(t.Context(), 10)
 	require.NoError(t, err)
 
+	store.stalling.Store(true)
 	appendMessage(t, store.Store, "slow") // the hub's refill of "slow" now blocks
 	<-store.reading
 	appendMessage(t, store.Store, "fast")
-	select {
-	case <-fastChanged:
-	case <-time.After(30 * time.Second): // only turns a hang into a failure
-		close(store.release)
-		t.Fatal("the fast task's readers were not woken while the slow task's read waited")
+	timeout := time.After(30 * time.Second) // only turns a hang into a failure
+	var events []*hub.Event
+	for len(events) == 0 {
+		select {
+		case <-fastChanged:
+		case <-timeout:
+			t.Fatal("the fast task's readers were not woken while the slow task's read waited")
+		}
+		events, fastChanged, err = fast.Next(t.Context(), 10)
+		require.NoError(t, err)
 	}
-	events, _, err := fast.Next(t.Context(), 10)
-	require.NoError(t, err)
-	require.Len(t, events, 1, "the fast task's event is delivered while the slow read waits")
-	close(store.release)
+	require.Equal(t, uint64(2), events[0].ID, "the fast task's event is delivered while the slow read waits")
+	releaseAll()
 
-	_, slowChanged, err := slow.Next(t.Context(), 10)
-	require.NoError(t, err)
-	if slowChanged != nil {
-		<-slowChanged
+	events = nil
+	for len(events) == 0 {
+		var slowChanged <-chan struct{}
+		events, slowChanged, err = slow.Next(t.Context(), 10)
+		require.NoError(t, err)
+		if len(events) == 0 {
+			<-slowChanged
+		}
 	}
+	require.Equal(t, uint64(2), events[0].ID)
 }
 
 // outageStore is an event store whose appends are announced only when the
