@@ -1,9 +1,16 @@
 // Command host is the example taskbridge-go host: the contract served by
-// Echo over the in-memory store and the local executor, with the `scripted`
-// and `echo` task types. Every end-to-end test, benchmark and browser test
-// runs against it.
+// Echo over the in-memory or the PostgreSQL store and the local executor,
+// with the `scripted` and `echo` task types. Every end-to-end test,
+// benchmark and browser test runs against it.
 //
 //	go run ./examples/host -addr 127.0.0.1:8080
+//	go run ./examples/host -store postgres -postgres-url postgres://app@127.0.0.1/app
+//
+// With PostgreSQL, several hosts on different addresses share one database
+// as replicas: a client may create on one, stream from another and resume
+// on a third. The host starts while the database is down: /ready answers 503
+// until the schema is migrated (retried with backoff) and the notification
+// connection is up.
 //
 // Flags may also be set through TASKBRIDGE_* environment variables (for
 // -addr, TASKBRIDGE_ADDR); a flag on the command line wins. Authentication is
@@ -32,6 +39,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/adapters/local"
 	"github.com/taskbridge-go/taskbridge/examples/host/tasks"
 	"github.com/taskbridge-go/taskbridge/examples/host/web"
@@ -39,7 +47,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/runtime/sse"
 	"github.com/taskbridge-go/taskbridge/runtime/ws"
 	"github.com/taskbridge-go/taskbridge/services"
-	"github.com/taskbridge-go/taskbridge/stores/memory"
+	"github.com/taskbridge-go/taskbridge/stores/postgres"
 )
 
 func main() {
@@ -54,6 +62,7 @@ type options struct {
 	store           string
 	executor        string
 	postgresURL     string
+	postgresSchema  string
 	redisURL        string
 	temporalAddress string
 	drain           time.Duration
@@ -69,9 +78,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("host", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
-	fs.StringVar(&o.store, "store", "memory", "store: memory (postgres and redis are planned)")
+	fs.StringVar(&o.store, "store", "memory", "store: memory or postgres (redis is planned)")
 	fs.StringVar(&o.executor, "executor", "local", "executor: local (temporal is planned)")
 	fs.StringVar(&o.postgresURL, "postgres-url", "", "PostgreSQL URL, for -store postgres")
+	fs.StringVar(&o.postgresSchema, "postgres-schema", postgres.DefaultSchema, "PostgreSQL schema of the tables, for -store postgres (replicas share it)")
 	fs.StringVar(&o.redisURL, "redis-url", "", "Redis URL, for -store redis")
 	fs.StringVar(&o.temporalAddress, "temporal-address", "", "Temporal frontend host:port, for -executor temporal")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long shutdown waits for requests and tasks to finish")
@@ -96,8 +106,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if o.store != "memory" {
-		return o, fmt.Errorf("-store %s: only memory is available in this build", o.store)
+	switch {
+	case o.store == "postgres" && o.postgresURL == "":
+		return o, errors.New("-store postgres needs -postgres-url")
+	case o.store != "memory" && o.store != "postgres":
+		return o, fmt.Errorf("-store %s: memory and postgres are available in this build", o.store)
 	}
 	if o.executor != "local" {
 		return o, fmt.Errorf("-executor %s: only local is available in this build", o.executor)
@@ -135,18 +148,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 // left after the drain time), stop the executor (within another drain time),
 // then the background services.
 func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, ready chan<- string) error {
-	store := memory.New()
+	st, err := openStorage(o, log)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	store := st.store
 	reporter, err := services.NewReporter(services.ReporterConfig{Store: store})
 	if err != nil {
 		return err
 	}
-	executor := local.New(local.Config{Reporter: reporter, MaxConcurrent: o.maxConcurrent, Logger: log}, tasks.All()...)
+	localExecutor := local.New(local.Config{Reporter: reporter, MaxConcurrent: o.maxConcurrent, Logger: log}, tasks.All()...)
+	var executor taskbridge.TaskExecutor = localExecutor
+	if st.shared {
+		executor = replicaExecutor{localExecutor}
+	}
 	notifier := hub.New(store, hub.Config{})
 	sseStreams := sse.New(notifier, sse.Settings{}, log)
 	wsStreams := ws.New(notifier, ws.Settings{}, log)
 	api, err := services.New(services.Config{
 		Store: store, Executor: executor, Reporter: reporter,
 		Auth: devAuth{}, Ownership: devOwnership{},
+		Probes:   append(st.probes, hubProbe{notifier}),
 		Notifier: notifier, SSE: sseStreams, WebSocket: wsStreams, Logger: log,
 	})
 	if err != nil {
@@ -163,17 +186,34 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		stopBackground()
 		wg.Wait()
 	}()
+	prepared := make(chan struct{}) // closed once the store is usable
+	wg.Go(func() {
+		defer close(prepared)
+		if st.prepare != nil {
+			st.prepare(background)
+		}
+	})
+	afterPrepared := func(run func(context.Context) error) {
+		wg.Go(func() {
+			select {
+			case <-prepared:
+				_ = run(background)
+			case <-background.Done():
+			}
+		})
+	}
 	wg.Go(func() { _ = notifier.Run(background) })
-	wg.Go(func() {
-		_ = (&services.Reconciler{Store: store, Executor: executor, Reporter: reporter, Logger: log}).Run(background)
-	})
-	wg.Go(func() {
-		_ = (&services.Retention{Store: store, RetainEnded: o.retainEnded, Logger: log}).Run(background)
-	})
-	select { // serve only once no append can be missed
-	case <-notifier.Watching():
-	case <-notifier.Done():
-		return errors.New("the hub stopped before it watched the store")
+	afterPrepared((&services.Reconciler{Store: store, Executor: executor, Reporter: reporter, Logger: log}).Run)
+	afterPrepared((&services.Retention{Store: store, RetainEnded: o.retainEnded, Logger: log}).Run)
+	if !st.shared {
+		// In memory the watch is live at once. A shared store's may wait for
+		// the database, and /ready says so meanwhile; a reader that starts
+		// before it is woken to re-read when it goes live.
+		select {
+		case <-notifier.Watching():
+		case <-notifier.Done():
+			return errors.New("the hub stopped before it watched the store")
+		}
 	}
 
 	listener, err := net.Listen("tcp", o.addr)
@@ -214,7 +254,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	}
 	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
 	defer cancelStop()
-	if err := executor.Shutdown(stopCtx); err != nil {
+	if err := localExecutor.Shutdown(stopCtx); err != nil {
 		return fmt.Errorf("executor shutdown: %w", err)
 	}
 	return nil

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// dbProxy stands between the host and PostgreSQL, so that a test can take
+// the database away (every connection cut, new ones refused) and give it
+// back, as a restart or a network outage would, without touching the
+// server that other tests share.
+type dbProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// newDBProxy proxies to the database of dbURL and returns the URL to use
+// through it.
+func newDBProxy(t *testing.T, dbURL string) (*dbProxy, string) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	require.NoError(t, err, "the test database URL must be a URL")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &dbProxy{ln: ln, target: u.Host, conns: map[net.Conn]struct{}{}}
+	p.wg.Go(p.serve)
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	u.Host = ln.Addr().String()
+	return p, u.String()
+}
+
+func (p *dbProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.down {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		p.mu.Unlock()
+		p.wg.Go(func() { pipe(up, c) })
+		p.wg.Go(func() { pipe(c, up) })
+	}
+}
+
+func pipe(dst, src net.Conn) {
+	_, _ = io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+}
+
+// cut closes every connection and refuses new ones until restore.
+func (p *dbProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+func (p *dbProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
+
+// readiness returns /ready's status code and body.
+func (h *host) readiness(t *testing.T) (int, map[string]any) {
+	t.Helper()
+	res, err := http.Get(h.base + "/ready")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	return res.StatusCode, body
+}
+
+// TestDatabaseDownAtStart starts the host with its database unreachable:
+// it serves, /ready answers 503 naming the database, and once the database
+// is back the host becomes ready and runs tasks without a restart.
+func TestDatabaseDownAtStart(t *testing.T) {
+	t.Parallel()
+	dbURL := postgresURL(t)
+	proxy, viaProxy := newDBProxy(t, dbURL)
+	proxy.cut()
+	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", freshSchema(t, dbURL))
+
+	status, body := h.readiness(t)
+	require.Equal(t, http.StatusServiceUnavailable, status)
+	require.Equal(t, "not_ready", body["status"])
+	details, _ := body["details"].(map[string]any)
+	require.Contains(t, details, "postgres")
+	require.Equal(t, "not_ready", details["postgres"].(map[string]any)["status"])
+
+	proxy.restore()
+	h.awaitReady(t)
+	id := h.createScripted(t, "alice", "after-outage", step("ticks", map[string]any{"count": 3, "intervalMs": 1}))
+	events := h.follow(t, "alice", id)
+	require.Equal(t, []string{"TASK_STARTED", "TASK_MESSAGE", "TASK_MESSAGE", "TASK_MESSAGE", "TASK_COMPLETED"}, types(events))
+}
+
+// TestDatabaseOutageMidStream takes the database away while a task is
+// followed over SSE and WebSocket and gives it back: the streams resume
+// (over the same connections, or by cursor after a reconnect) and end with
+// the task's complete history.
+func TestDatabaseOutageMidStream(t *testing.T) {
+	t.Parallel()
+	dbURL := postgresURL(t)
+	proxy, viaProxy := newDBProxy(t, dbURL)
+	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", freshSchema(t, dbURL))
+	h.awaitReady(t)
+
+	// The outage falls in the sleep: the task itself reports nothing while
+	// the database is away.
+	id := h.createScripted(t, "alice", "outage",
+		step("ticks", map[string]any{"count": 10, "intervalMs": 1}),
+		step("sleepMs", 2500),
+		step("ticks", map[string]any{"count": 10, "intervalMs": 1}),
+		step("complete", map[string]any{"result": "ok"}))
+	ctx := t.Context()
+	before := make(chan struct{}, 200)
+	seen := func() { before <- struct{}{} }
+	var wg sync.WaitGroup
+	var sse, ws *stream
+	wg.Go(func() { sse = followAcross(ctx, sseConnect, id, seen, h.base) })
+	wg.Go(func() { ws = followAcross(ctx, wsConnect, id, seen, h.base) })
+	for range 2 * 11 { // TASK_STARTED and the first ticks, on both streams
+		select {
+		case <-before:
+		case <-time.After(guardWait):
+			t.Fatal("the streams did not start")
+		}
+	}
+	proxy.cut()
+	time.Sleep(700 * time.Millisecond) // the outage's length; nothing is asserted about time
+	proxy.restore()
+	wg.Wait()
+
+	want := h.follow(t, "alice", id)
+	require.Len(t, want, 1+10+10+1)
+	for name, s := range map[string]*stream{"SSE": sse, "WebSocket": ws} {
+		require.NoError(t, s.err, name)
+		require.Equal(t, want, s.events, "%s: the complete history, nothing lost or repeated", name)
+	}
+}
