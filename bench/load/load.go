@@ -31,6 +31,10 @@ import (
 type Config struct {
 	// BaseURL is the server, e.g. http://127.0.0.1:8080.
 	BaseURL string
+	// FollowURL, when set, is another replica of the server that the
+	// subscribers follow their tasks on, while tasks are created, answered
+	// and cancelled on BaseURL: the latency then spans the two replicas.
+	FollowURL string
 	// Token is the bearer token of every request (default "load").
 	Token string
 	// Transport is how subscribers follow their task (default SSE).
@@ -111,14 +115,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("server URL: %w", err)
 	}
-	r := &runner{cfg: cfg, client: newClient(base, cfg.Token), start: make(chan struct{})}
+	follow := base
+	if cfg.FollowURL != "" {
+		if follow, err = url.Parse(cfg.FollowURL); err != nil {
+			return Result{}, fmt.Errorf("follow URL: %w", err)
+		}
+	}
+	r := &runner{cfg: cfg, client: newClient(base, cfg.Token), follower: newClient(follow, cfg.Token), start: make(chan struct{})}
 	return r.run(ctx)
 }
 
 // runner is the state of one Run.
 type runner struct {
-	cfg         Config
-	client      *client
+	cfg    Config
+	client *client
+	// follower connects the subscribers (to FollowURL when set).
+	follower    *client
 	start       chan struct{}
 	tasks       []*task
 	subscribers []*subscriber
@@ -130,7 +142,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	if err := r.createTasks(ctx); err != nil {
 		return Result{}, err
 	}
-	stream, err := r.client.streamFor(r.cfg.Transport)
+	stream, err := r.follower.streamFor(r.cfg.Transport)
 	if err != nil {
 		return Result{}, err
 	}

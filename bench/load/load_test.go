@@ -3,8 +3,10 @@ package load_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskbridge-go/taskbridge/bench/fanout"
@@ -107,6 +110,56 @@ func TestAgainstTheExampleHost(t *testing.T) {
 	})
 }
 
+// TestAcrossReplicas creates and answers the tasks on one host and follows
+// them on another, both on one PostgreSQL schema: the deliveries cross the
+// database's notifications, losslessly.
+func TestAcrossReplicas(t *testing.T) {
+	dbURL := os.Getenv("TASKBRIDGE_TEST_POSTGRES_URL")
+	if dbURL == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("TASKBRIDGE_TEST_POSTGRES_URL is not set; CI must run the PostgreSQL tests")
+		}
+		t.Skip("TASKBRIDGE_TEST_POSTGRES_URL is not set")
+	}
+	// A schema of this test's own; the hosts create it, the cleanup drops it.
+	schema := "tbload_" + strings.ToLower(rand.Text()[:12])
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dbURL)
+		require.NoError(t, err)
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+		require.NoError(t, err)
+	})
+	flags := []string{"-store", "postgres", "-postgres-url", dbURL, "-postgres-schema", schema}
+	a, _ := startHost(t, flags...)
+	b, _ := startHost(t, flags...)
+	awaitReady(t, a)
+	awaitReady(t, b)
+	for _, tr := range []load.Transport{load.SSE, load.WS, load.LongPoll} {
+		t.Run(string(tr), func(t *testing.T) {
+			cfg := small(a, tr)
+			cfg.FollowURL = b
+			res, err := load.Run(t.Context(), cfg)
+			require.NoError(t, err)
+			requireComplete(t, res)
+		})
+	}
+}
+
+// awaitReady polls the host's /ready until it answers 200 (its schema is
+// migrated and it listens for appends).
+func awaitReady(t *testing.T, url string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		res, err := http.Get(url + "/ready")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, time.Minute, 20*time.Millisecond, "%s never became ready", url)
+}
+
 func TestBadConfig(t *testing.T) {
 	ctx := t.Context()
 	for name, cfg := range map[string]load.Config{
@@ -123,13 +176,13 @@ func TestBadConfig(t *testing.T) {
 
 // startHost builds and starts examples/host on a free port and returns its
 // URL and pid.
-func startHost(t *testing.T) (string, int) {
+func startHost(t *testing.T, flags ...string) (string, int) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "host")
 	build := exec.Command("go", "build", "-o", bin, "../../examples/host")
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, flags...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = io.Discard

@@ -33,6 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8080", "the server")
+	fs.StringVar(&cfg.FollowURL, "follow-url", "", "another replica to follow the tasks on (default: -url)")
 	fs.StringVar(&cfg.Token, "token", "load", "bearer token of every request")
 	fs.StringVar(&transport, "transport", "sse", "sse, ws or poll")
 	fs.IntVar(&cfg.Tasks, "tasks", 1, "tasks running at once")
