@@ -201,12 +201,8 @@ func (s *Store) ReadAfter(ctx context.Context, taskID string, after uint64, limi
 	}
 	if len(events) == 0 {
 		// Nothing after the cursor: the task may be missing.
-		var exists bool
-		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM tasks WHERE id = $1)`, taskID).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("postgres: read task %q: %w", taskID, err)
-		}
-		if !exists {
-			return nil, taskNotFound(taskID)
+		if err := requireTask(ctx, s.pool, taskID); err != nil {
+			return nil, err
 		}
 	}
 	return events, nil

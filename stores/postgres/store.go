@@ -150,6 +150,19 @@ func uniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == constraint
 }
 
+// requireTask returns nil when the task exists and ErrTaskNotFound when it
+// does not: the answer of a read that found nothing of the task.
+func requireTask(ctx context.Context, q querier, taskID string) error {
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM tasks WHERE id = $1)`, taskID).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: find task %q: %w", taskID, err)
+	}
+	if !exists {
+		return taskNotFound(taskID)
+	}
+	return nil
+}
+
 func taskNotFound(taskID string) error {
 	return fmt.Errorf("task %q: %w", taskID, taskbridge.ErrTaskNotFound)
 }

@@ -74,14 +74,13 @@ func decodeReceipt(b []byte) (taskbridge.ActionReceipt, error) {
 
 // suspensionNotFound is ErrSuspensionNotFound, wrapping ErrTaskNotFound too
 // when the task is missing.
-func (s *Store) suspensionNotFound(ctx context.Context, q querier, taskID, suspendID string) error {
+func suspensionNotFound(ctx context.Context, q querier, taskID, suspendID string) error {
 	err := fmt.Errorf("suspension %q of task %q: %w", suspendID, taskID, taskbridge.ErrSuspensionNotFound)
-	var exists bool
-	if qerr := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM tasks WHERE id = $1)`, taskID).Scan(&exists); qerr != nil {
-		return fmt.Errorf("postgres: find task %q: %w", taskID, qerr)
-	}
-	if !exists {
-		return fmt.Errorf("%w: %w", err, taskNotFound(taskID))
+	switch missing := requireTask(ctx, q, taskID); {
+	case errors.Is(missing, taskbridge.ErrTaskNotFound):
+		return fmt.Errorf("%w: %w", err, missing)
+	case missing != nil:
+		return missing
 	}
 	return err
 }
@@ -93,7 +92,7 @@ func (s *Store) GetSuspension(ctx context.Context, taskID, suspendID string) (ta
 		WHERE task_id = $1 AND suspend_id = $2`, taskID, suspendID)
 	sp, err := pgx.CollectExactlyOneRow(rows, scanSuspension)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return taskbridge.Suspension{}, s.suspensionNotFound(ctx, s.pool, taskID, suspendID)
+		return taskbridge.Suspension{}, suspensionNotFound(ctx, s.pool, taskID, suspendID)
 	}
 	if err != nil {
 		return taskbridge.Suspension{}, fmt.Errorf("postgres: get suspension %q of task %q: %w", suspendID, taskID, err)
@@ -113,12 +112,8 @@ func (s *Store) OpenSuspensionOf(ctx context.Context, taskID string) (taskbridge
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return taskbridge.Suspension{}, false, fmt.Errorf("postgres: open suspension of task %q: %w", taskID, err)
 	}
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM tasks WHERE id = $1)`, taskID).Scan(&exists); err != nil {
-		return taskbridge.Suspension{}, false, fmt.Errorf("postgres: find task %q: %w", taskID, err)
-	}
-	if !exists {
-		return taskbridge.Suspension{}, false, taskNotFound(taskID)
+	if err := requireTask(ctx, s.pool, taskID); err != nil {
+		return taskbridge.Suspension{}, false, err
 	}
 	return taskbridge.Suspension{}, false, nil
 }
