@@ -28,6 +28,20 @@ func (t EventType) IsTerminal() bool {
 	return t == EventCompleted || t == EventFailed || t == EventCancelled
 }
 
+// EndStatus is the status a terminal event ends its task in, and "" for an
+// event type that is not terminal.
+func (t EventType) EndStatus() TaskStatus {
+	switch t {
+	case EventCompleted:
+		return StatusCompleted
+	case EventFailed:
+		return StatusFailed
+	case EventCancelled:
+		return StatusCancelled
+	}
+	return ""
+}
+
 // Event is one entry of a task's history.
 type Event struct {
 	// TaskID is the task the event belongs to.

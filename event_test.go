@@ -39,3 +39,16 @@ func TestStatusMoves(t *testing.T) {
 		require.False(t, m[0].CanMoveTo(m[1]), "%s -> %s", m[0], m[1])
 	}
 }
+
+func TestEndStatus(t *testing.T) {
+	for typ, want := range map[taskbridge.EventType]taskbridge.TaskStatus{
+		taskbridge.EventCompleted: taskbridge.StatusCompleted,
+		taskbridge.EventFailed:    taskbridge.StatusFailed,
+		taskbridge.EventCancelled: taskbridge.StatusCancelled,
+		taskbridge.EventStarted:   "",
+		taskbridge.EventSuspended: "",
+	} {
+		require.Equal(t, want, typ.EndStatus(), typ)
+		require.Equal(t, typ.IsTerminal(), want != "", typ)
+	}
+}

@@ -46,19 +46,6 @@ func (s *Store) Append(ctx context.Context, taskID string, a taskbridge.Append) 
 	return ev, nil
 }
 
-// endStatus is the status a terminal event type ends its task in.
-func endStatus(t taskbridge.EventType) taskbridge.TaskStatus {
-	switch t {
-	case taskbridge.EventCompleted:
-		return taskbridge.StatusCompleted
-	case taskbridge.EventFailed:
-		return taskbridge.StatusFailed
-	case taskbridge.EventCancelled:
-		return taskbridge.StatusCancelled
-	}
-	return ""
-}
-
 // appendLocked checks and applies one append; the caller holds r.mu and
 // hands over payload and sus, which the record keeps. The returned event
 // shares its payload with the record.
@@ -78,7 +65,7 @@ func (s *Store) appendLocked(r *record, typ taskbridge.EventType, payload json.R
 		next = status
 	}
 	if typ.IsTerminal() || next.IsTerminal() {
-		if endStatus(typ) != next {
+		if typ.EndStatus() != next {
 			return taskbridge.Event{}, fmt.Errorf("task %q: a %s event with status %s: %w", t.ID, typ, next, taskbridge.ErrInvalidTransition)
 		}
 	}

@@ -68,19 +68,6 @@ func movableFrom(next taskbridge.TaskStatus) []string {
 	return from
 }
 
-// endStatus is the status a terminal event type ends its task in.
-func endStatus(t taskbridge.EventType) taskbridge.TaskStatus {
-	switch t {
-	case taskbridge.EventCompleted:
-		return taskbridge.StatusCompleted
-	case taskbridge.EventFailed:
-		return taskbridge.StatusFailed
-	case taskbridge.EventCancelled:
-		return taskbridge.StatusCancelled
-	}
-	return ""
-}
-
 // Append adds the event, its status move and its suspension to the task in
 // one statement, stamping the next event id and CreatedAt (the database's
 // clock, never earlier than the task's previous event), and notifies every
@@ -142,7 +129,7 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 // pairingBroken reports a terminal event without its own terminal status, or
 // a terminal status without its own event.
 func pairingBroken(a taskbridge.Append) bool {
-	return (a.Type.IsTerminal() || a.Status.IsTerminal()) && endStatus(a.Type) != a.Status
+	return (a.Type.IsTerminal() || a.Status.IsTerminal()) && a.Type.EndStatus() != a.Status
 }
 
 // refusal finds out why the append was refused, checking in the order of

@@ -177,17 +177,10 @@ func payloadOf(t taskbridge.EventType, note string) json.RawMessage {
 
 // statusOf is the status an event of type t moves its task to ("" keeps it).
 func statusOf(t taskbridge.EventType) taskbridge.TaskStatus {
-	switch t {
-	case taskbridge.EventStarted:
+	if t == taskbridge.EventStarted {
 		return taskbridge.StatusRunning
-	case taskbridge.EventCompleted:
-		return taskbridge.StatusCompleted
-	case taskbridge.EventFailed:
-		return taskbridge.StatusFailed
-	case taskbridge.EventCancelled:
-		return taskbridge.StatusCancelled
 	}
-	return ""
+	return t.EndStatus()
 }
 
 // appendOf is the Append an executor would make for an event of type t.
