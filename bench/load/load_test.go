@@ -3,7 +3,6 @@ package load_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"io"
 	"net"
 	"net/http"
@@ -17,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskbridge-go/taskbridge/bench/fanout"
 	"github.com/taskbridge-go/taskbridge/bench/load"
+	"github.com/taskbridge-go/taskbridge/internal/pgtest"
 )
 
 // small is a run that ends quickly: 2 tasks, 5 subscribers each, 40 ticks
@@ -114,22 +113,8 @@ func TestAgainstTheExampleHost(t *testing.T) {
 // them on another, both on one PostgreSQL schema: the deliveries cross the
 // database's notifications, losslessly.
 func TestAcrossReplicas(t *testing.T) {
-	dbURL := os.Getenv("TASKBRIDGE_TEST_POSTGRES_URL")
-	if dbURL == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TASKBRIDGE_TEST_POSTGRES_URL is not set; CI must run the PostgreSQL tests")
-		}
-		t.Skip("TASKBRIDGE_TEST_POSTGRES_URL is not set")
-	}
-	// A schema of this test's own; the hosts create it, the cleanup drops it.
-	schema := "tbload_" + strings.ToLower(rand.Text()[:12])
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dbURL)
-		require.NoError(t, err)
-		defer conn.Close(context.Background())
-		_, err = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
-		require.NoError(t, err)
-	})
+	dbURL := pgtest.URL(t)
+	schema := pgtest.Schema(t, dbURL, "tbload") // the hosts create it
 	flags := []string{"-store", "postgres", "-postgres-url", dbURL, "-postgres-schema", schema}
 	a, _ := startHost(t, flags...)
 	b, _ := startHost(t, flags...)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskbridge-go/taskbridge/internal/pgtest"
 )
 
 // dbProxy stands between the host and PostgreSQL, so that a test can take
@@ -110,10 +112,10 @@ func (h *host) readiness(t *testing.T) (int, map[string]any) {
 // is back the host becomes ready and runs tasks without a restart.
 func TestDatabaseDownAtStart(t *testing.T) {
 	t.Parallel()
-	dbURL := postgresURL(t)
+	dbURL := pgtest.URL(t)
 	proxy, viaProxy := newDBProxy(t, dbURL)
 	proxy.cut()
-	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", freshSchema(t, dbURL))
+	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost"))
 
 	status, body := h.readiness(t)
 	require.Equal(t, http.StatusServiceUnavailable, status)
@@ -135,9 +137,9 @@ func TestDatabaseDownAtStart(t *testing.T) {
 // the task's complete history.
 func TestDatabaseOutageMidStream(t *testing.T) {
 	t.Parallel()
-	dbURL := postgresURL(t)
+	dbURL := pgtest.URL(t)
 	proxy, viaProxy := newDBProxy(t, dbURL)
-	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", freshSchema(t, dbURL))
+	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost"))
 	h.awaitReady(t)
 
 	// The outage falls in the sleep: the task itself reports nothing while

@@ -3,13 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,44 +17,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskbridge-go/taskbridge/internal/pgtest"
 )
-
-// postgresURL is the test database's URL; without it the test skips, but
-// never in CI.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TASKBRIDGE_TEST_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TASKBRIDGE_TEST_POSTGRES_URL is not set; CI must run the PostgreSQL tests")
-		}
-		t.Skip("TASKBRIDGE_TEST_POSTGRES_URL is not set: set it to a database these tests may create schemas in")
-	}
-	return u
-}
-
-// freshSchema returns a schema name of the test's own; it is dropped at
-// cleanup.
-func freshSchema(t *testing.T, dbURL string) string {
-	t.Helper()
-	schema := "tbhost_" + strings.ToLower(rand.Text()[:12])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dbURL)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
 
 // replica is an example host running as a process of its own.
 type replica struct {
@@ -304,8 +268,8 @@ func pollConnect(ctx context.Context, base, taskID string, s *stream, progress f
 // gap-free history.
 func TestReplicasShareTasksAndSurviveAKill(t *testing.T) {
 	t.Parallel()
-	dbURL := postgresURL(t)
-	schema := freshSchema(t, dbURL)
+	dbURL := pgtest.URL(t)
+	schema := pgtest.Schema(t, dbURL, "tbhost")
 	bin := buildHost(t)
 	flags := []string{"-store", "postgres", "-postgres-url", dbURL, "-postgres-schema", schema}
 	a := startReplica(t, bin, flags...)

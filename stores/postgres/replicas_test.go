@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/internal/pgtest"
 	"github.com/taskbridge-go/taskbridge/stores/postgres"
 )
 
@@ -22,8 +23,8 @@ const guard = 30 * time.Second
 // processes would.
 func replicas(t *testing.T, n int) []*postgres.Store {
 	t.Helper()
-	url := databaseURL(t)
-	schema := newSchema(t, url)
+	url := pgtest.URL(t)
+	schema := pgtest.Schema(t, url, "tbtest")
 	out := make([]*postgres.Store, n)
 	for i := range out {
 		s, err := postgres.Open(postgres.Config{URL: url, Schema: schema, ReconnectMin: 50 * time.Millisecond})
