@@ -23,6 +23,9 @@ var (
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
 	// ErrSuspensionNotFound: the task has no suspension with that id. 404.
 	ErrSuspensionNotFound = errors.New("suspension not found")
+	// ErrSuspensionExpired: the suspension a task waits on expired before an
+	// action answered it; an executor's suspend returns it (wrapped).
+	ErrSuspensionExpired = errors.New("suspension expired")
 	// ErrSuspensionExists: a suspension with that id was opened before.
 	ErrSuspensionExists = errors.New("suspension already exists")
 	// ErrActionNotAllowed: the action type is not one the suspension allows.

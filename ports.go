@@ -103,14 +103,29 @@ type Store interface {
 	ActionReceiptStore
 }
 
+// SharedStore is implemented by a Store that other processes may use at
+// the same time: replicas of one host on one database. A task that this
+// process's executor does not run may then run on another replica, so it is
+// not taken for lost.
+type SharedStore interface {
+	// Shared reports whether other processes may use the store.
+	Shared() bool
+}
+
+// Preparer is implemented by a Store that must be made ready before it is
+// used, for example by applying its schema migrations. Prepare is
+// idempotent and safe to call from several processes at once; it returns
+// an error while the store's backend cannot be reached.
+type Preparer interface {
+	Prepare(ctx context.Context) error
+}
+
 // TaskExecutor runs tasks. All methods are safe for concurrent use; they
 // return once the request is handed over, not when the work is done. The
-// executor reports progress through a Reporter.
+// executor reports progress through a Reporter. Which task types exist and
+// what their inputs look like is the contract's business, checked before a
+// task reaches the executor.
 type TaskExecutor interface {
-	// CheckTask validates a task before it is created: ErrUnknownTaskType
-	// when no handler takes taskType, an *InvalidInputError when the input
-	// cannot be run.
-	CheckTask(ctx context.Context, taskType string, input json.RawMessage) error
 	// Submit hands a created task to the executor (wrapping ErrSubmission
 	// when it cannot take it).
 	Submit(ctx context.Context, t Task) error
@@ -154,11 +169,16 @@ type SuspendRequest struct {
 	ExpiresAt time.Time
 }
 
-// Failure is a TASK_FAILED report.
+// Failure is a TASK_FAILED report. A *Failure is also an error: a task
+// handler returns one to end its task with that code, message and
+// retryable flag.
 type Failure struct {
 	Code, Message string
 	Retryable     bool
 }
+
+// Error returns the code and the message.
+func (f *Failure) Error() string { return f.Code + ": " + f.Message }
 
 // Reporter is how executors report a task's life: each call appends one
 // event and moves the task's status with it, so status and history never
@@ -177,6 +197,10 @@ type Reporter interface {
 	Suspend(ctx context.Context, taskID string, s SuspendRequest) (Suspension, error)
 	// Complete appends TASK_COMPLETED with the result (JSON; nil is null).
 	// Once cancellation was requested it appends TASK_CANCELLED instead.
+	// When the task's type declares a result schema that the result breaks,
+	// it appends TASK_FAILED instead (an invalid event is never appended)
+	// and returns an error wrapping both the *InvalidInputError and
+	// ErrTaskEnded.
 	Complete(ctx context.Context, taskID string, result json.RawMessage) error
 	// Fail appends TASK_FAILED; once cancellation was requested it appends
 	// TASK_CANCELLED instead.

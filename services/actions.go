@@ -23,6 +23,17 @@ func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequ
 		return nil, unprocessable("body", "a request body is required")
 	}
 	b := req.Body
+	if err := a.checkAction(ctx, t, b.SuspendId, b.ActionType, objectOrNil(b.Payload)); err != nil {
+		return nil, err
+	}
+	payload, err := jsonOrNull(objectOrNil(b.Payload))
+	if err != nil {
+		return nil, unprocessable("/payload", "cannot be encoded as JSON")
+	}
+	metadata, err := jsonOrNull(objectOrNil(b.Metadata))
+	if err != nil {
+		return nil, unprocessable("/metadata", "cannot be encoded as JSON")
+	}
 	now := a.now()
 	accepted, err := json.Marshal(gen.TaskActionAcceptedPayload{
 		SuspendId: b.SuspendId, ClientActionId: b.ClientActionId, ActionType: b.ActionType, AcceptedAt: wireTime(now),
@@ -30,7 +41,6 @@ func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequ
 	if err != nil {
 		return nil, err
 	}
-	payload, metadata := jsonOrNull(b.Payload), jsonOrNull(b.Metadata)
 	out, err := a.cfg.Store.RecordAction(ctx, taskbridge.ActionRequest{
 		TaskID:         t.ID,
 		ClientActionID: b.ClientActionId,
@@ -59,6 +69,49 @@ func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequ
 	return gen.SubmitTaskAction202JSONResponse(body), nil
 }
 
+// checkAction judges an action's payload by the schema that the task's type
+// declares for that action of the suspension (an absent payload is checked
+// as {}), before anything is recorded. A suspension or an action the
+// contract does not declare is left to the store to judge.
+func (a *API) checkAction(ctx context.Context, t taskbridge.Task, suspendID, actionType string, payload map[string]any) error {
+	declared := a.cfg.Contract.TaskType(t.Type)
+	if declared == nil || len(declared.Suspensions) == 0 {
+		return nil
+	}
+	s, err := a.cfg.Store.GetSuspension(ctx, t.ID, suspendID)
+	if errors.Is(err, taskbridge.ErrSuspensionNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	suspension := declared.Suspension(reasonCode(s))
+	if suspension == nil {
+		return nil
+	}
+	action := suspension.Action(actionType)
+	if action == nil {
+		return nil
+	}
+	var v any = payload
+	if payload == nil {
+		v = map[string]any{}
+	}
+	return action.Payload.Check("/payload", v)
+}
+
+// reasonCode is the reasonCode of the suspension's TASK_SUSPENDED event,
+// which names the suspension in the contract.
+func reasonCode(s taskbridge.Suspension) string {
+	var p struct {
+		ReasonCode string `json:"reasonCode"`
+	}
+	if json.Unmarshal(s.Payload, &p) != nil {
+		return ""
+	}
+	return p.ReasonCode
+}
+
 // handOff gives a resolved suspension's outcome to the executor and marks
 // it taken; a failure is logged and left to the Reconciler.
 func (a *API) handOff(ctx context.Context, r taskbridge.Resume) {
@@ -85,15 +138,12 @@ func handOff(ctx context.Context, ex taskbridge.TaskExecutor, rep taskbridge.Rep
 	return store.MarkHandedOff(ctx, r.TaskID, r.SuspendID)
 }
 
-func jsonOrNull(o *gen.JSONObject) json.RawMessage {
+// jsonOrNull encodes an object of the request; nil is null.
+func jsonOrNull(o map[string]any) (json.RawMessage, error) {
 	if o == nil {
-		return json.RawMessage("null")
+		return json.RawMessage("null"), nil
 	}
-	b, err := json.Marshal(o)
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	return b
+	return json.Marshal(o)
 }
 
 // actionFingerprint summarises what makes two actions with one

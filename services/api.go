@@ -2,18 +2,18 @@ package services
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/labstack/echo/v4"
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/taskspec"
 )
 
 // Defaults of Config.
@@ -31,11 +31,21 @@ type Notifier interface {
 	Closed() bool
 }
 
-// Config wires an API. Store, Executor, Reporter and Auth are required; a
-// zero or nil field of the rest means its documented default.
+// Config wires an API. Store, Contract, Executor, Reporter and Auth are
+// required; a zero or nil field of the rest means its documented default.
 type Config struct {
 	// Store keeps tasks, events, suspensions and receipts.
 	Store taskbridge.Store
+	// Contract declares the task types: create refuses any other taskType,
+	// and inputs and action payloads must match its schemas.
+	Contract *taskspec.Spec
+	// InputChecks hold, by task type, checks of an input that matched its
+	// schema, for rules a schema cannot express. Each returns an
+	// *taskbridge.InvalidInputError whose Field is relative to the input.
+	InputChecks map[string]func(input json.RawMessage) error
+	// BeforeCreate, when set, sees every create after its input was
+	// checked and before idempotency and submission; see BeforeCreateFunc.
+	BeforeCreate BeforeCreateFunc
 	// Executor runs the tasks.
 	Executor taskbridge.TaskExecutor
 	// Reporter is the one reporting API (NewReporter); the API uses it to end
@@ -54,6 +64,10 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// Notifier lets polls wait for new events; nil answers every poll at once.
 	Notifier Notifier
+	// MaxPollWait caps the waitTimeoutMs of a poll, for example below the
+	// idle timeout of a proxy in front of the host; 0 is the contract's
+	// maximum, 60 s.
+	MaxPollWait time.Duration
 	// SSE serves Server-Sent Events; nil answers them 503.
 	SSE SSEStreams
 	// WebSocket serves WebSocket sessions; nil answers them 503.
@@ -62,6 +76,8 @@ type Config struct {
 	Metrics taskbridge.Metrics
 	// Logger logs; nil discards.
 	Logger *slog.Logger
+	// Routes says where Mount puts the routes.
+	Routes Routes
 	// MaxBodyBytes bounds a JSON request body; 0 is DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Clock tells the time; nil is time.Now.
@@ -70,19 +86,27 @@ type Config struct {
 
 // API implements the generated gen.StrictServerInterface on the ports.
 type API struct {
-	cfg      Config
-	log      *slog.Logger
-	routes   map[string]apiRoute
-	draining atomic.Bool
+	cfg    Config
+	log    *slog.Logger
+	routes map[string]apiRoute // by operationId
+
+	mu       sync.Mutex
+	draining bool           // guarded by mu; set by Drain
+	creates  sync.WaitGroup // creates in flight; Add under mu while not draining
 }
 
 var _ gen.StrictServerInterface = (*API)(nil)
 
 // New checks cfg and returns the API.
 func New(cfg Config) (*API, error) {
-	if cfg.Store == nil || cfg.Executor == nil || cfg.Reporter == nil || cfg.Auth == nil {
-		return nil, errors.New("services: Config needs Store, Executor, Reporter and Auth")
+	if cfg.Store == nil || cfg.Contract == nil || cfg.Executor == nil || cfg.Reporter == nil || cfg.Auth == nil {
+		return nil, errors.New("services: Config needs Store, Contract, Executor, Reporter and Auth")
 	}
+	routes, err := cfg.Routes.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Routes = routes
 	if cfg.Ownership == nil {
 		cfg.Ownership = OwnerOnly{}
 	}
@@ -96,7 +120,7 @@ func New(cfg Config) (*API, error) {
 		cfg.Metrics = NopMetrics{}
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -111,17 +135,46 @@ func New(cfg Config) (*API, error) {
 	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec)}, nil
 }
 
-// Register installs the API on e: the envelope error handler, the request
-// guard (auth and validation) and every route of the contract.
-func (a *API) Register(e *echo.Echo) {
-	e.HTTPErrorHandler = a.HTTPErrorHandler
-	e.Use(a.guard)
-	gen.RegisterHandlers(e, gen.NewStreamingStrictHandler(a, nil))
+// Drain makes /ready answer 503 and refuses new creates with 503
+// NOT_READY (nothing is stored, so a client retries elsewhere with the same
+// clientRequestId), then waits until the creates in flight have handed
+// their tasks to the executor, or ctx ends. Call it before the executor
+// stops, so that no task is created that no executor takes.
+func (a *API) Drain(ctx context.Context) error {
+	a.mu.Lock()
+	a.draining = true
+	a.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		a.creates.Wait() // no Add after draining is set
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-// Drain makes /ready answer 503 from now on, so that load balancers stop
-// sending new requests while the host shuts down.
-func (a *API) Drain() { a.draining.Store(true) }
+// isDraining reports whether Drain was called.
+func (a *API) isDraining() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.draining
+}
+
+// enterCreate counts a create in flight, unless the API is draining; the
+// caller calls a.creates.Done when it returns true.
+func (a *API) enterCreate() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.draining {
+		return false
+	}
+	a.creates.Add(1)
+	return true
+}
 
 // caller returns the principal the guard resolved.
 func caller(ctx context.Context) (taskbridge.Principal, error) {
@@ -177,7 +230,7 @@ func (a *API) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject)
 			body.Status = gen.ReadinessResponseStatusNotReady
 		}
 	}
-	if a.draining.Load() {
+	if a.isDraining() {
 		msg := "shutting down"
 		body.Details["server"] = gen.ProbeResult{Status: gen.ProbeResultStatusNotReady, Message: &msg}
 		body.Status = gen.ReadinessResponseStatusNotReady

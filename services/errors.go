@@ -103,3 +103,36 @@ func mapSentinel(err error) *Error {
 	}
 	return newError(http.StatusInternalServerError, gen.ErrorCodeInternalError, "internal error")
 }
+
+// statusOf is the HTTP status that answers an error code of the contract.
+var statusOf = map[gen.ErrorCode]int{
+	gen.ErrorCodeInvalidRequest:         http.StatusBadRequest,
+	gen.ErrorCodeUploadValidationError:  http.StatusBadRequest,
+	gen.ErrorCodeAuthenticationError:    http.StatusUnauthorized,
+	gen.ErrorCodeTaskOwnershipError:     http.StatusForbidden,
+	gen.ErrorCodeTaskNotFound:           http.StatusNotFound,
+	gen.ErrorCodeRouteNotFound:          http.StatusNotFound,
+	gen.ErrorCodeMethodNotAllowed:       http.StatusMethodNotAllowed,
+	gen.ErrorCodeIdempotencyConflict:    http.StatusConflict,
+	gen.ErrorCodeActionNotAllowed:       http.StatusConflict,
+	gen.ErrorCodeRequestValidationError: http.StatusUnprocessableEntity,
+	gen.ErrorCodeTaskSubmissionError:    http.StatusServiceUnavailable,
+	gen.ErrorCodeNotReady:               http.StatusServiceUnavailable,
+	gen.ErrorCodeInternalError:          http.StatusInternalServerError,
+}
+
+// Reject is the error with which a host's hook refuses a request: it is
+// answered as the envelope with code, message and details (nil is {}), and
+// the status the contract gives the code. A code the contract does not
+// have is answered as 500 INTERNAL_ERROR.
+func Reject(code gen.ErrorCode, message string, details map[string]any) error {
+	status, ok := statusOf[code]
+	if !ok {
+		return &Error{Status: http.StatusInternalServerError, Code: gen.ErrorCodeInternalError, Message: "internal error",
+			Details: map[string]any{}, Err: fmt.Errorf("services: Reject with %q, which is not an error code of the contract", code)}
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	return &Error{Status: status, Code: code, Message: message, Details: details}
+}

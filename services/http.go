@@ -1,12 +1,14 @@
 package services
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/taskspec"
 )
 
 type principalKey struct{}
@@ -32,13 +35,15 @@ func PrincipalFrom(ctx context.Context) (taskbridge.Principal, bool) {
 	return p, ok
 }
 
-// apiRoute is one operation of the embedded spec, found by Echo's route path.
+// apiRoute is one operation of the embedded spec.
 type apiRoute struct {
-	route   *routers.Route
-	secured bool
+	route *routers.Route
+	// echoPath is the contract's path in Echo's form, "/api/v1/tasks/:taskId".
+	echoPath string
+	secured  bool
 }
 
-// routeTable indexes the spec's operations by "METHOD /echo/:path".
+// routeTable indexes the spec's operations by operationId.
 func routeTable(spec *openapi3.T) map[string]apiRoute {
 	table := map[string]apiRoute{}
 	for path, item := range spec.Paths.Map() {
@@ -53,63 +58,60 @@ func routeTable(spec *openapi3.T) map[string]apiRoute {
 			// so the operation it validates has no security requirements.
 			unsecured := *op
 			unsecured.Security = &openapi3.SecurityRequirements{}
-			table[method+" "+echoPath] = apiRoute{
-				route:   &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &unsecured},
-				secured: len(security) > 0,
+			table[op.OperationID] = apiRoute{
+				route:    &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: &unsecured},
+				echoPath: echoPath,
+				secured:  len(security) > 0,
 			}
 		}
 	}
 	return table
 }
 
-// guard is the Echo middleware in front of every operation of the spec: it
+// guard is the middleware in front of one operation of the spec: it
 // resolves the caller where the operation is secured, bounds the body, and
 // validates the request against the embedded spec. Multipart bodies are not
 // validated here: create checks them while it streams them.
-func (a *API) guard(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r, ok := a.routes[c.Request().Method+" "+c.Path()]
-		if !ok {
+func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if r.secured {
+				p, err := a.cfg.Auth.Resolve(req.Context(), req)
+				if err != nil {
+					if !errors.Is(err, taskbridge.ErrUnauthenticated) {
+						a.log.LogAttrs(req.Context(), slog.LevelError, "auth resolver failed", slog.Any("err", err))
+					}
+					return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+				}
+				req = req.WithContext(WithPrincipal(req.Context(), p))
+				c.SetRequest(req)
+			}
+			mediaType, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+			multipart := mediaType == echo.MIMEMultipartForm
+			if req.Body != nil && req.Body != http.NoBody && !multipart {
+				req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
+			}
+			params := make(map[string]string, len(c.ParamNames()))
+			for _, name := range c.ParamNames() {
+				params[name] = c.Param(name)
+			}
+			input := &openapi3filter.RequestValidationInput{
+				Request:    req,
+				PathParams: params,
+				Route:      r.route,
+				Options: &openapi3filter.Options{
+					AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+					ExcludeRequestBody: multipart,
+				},
+			}
+			if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
+				return validationError(err)
+			}
 			return next(c)
 		}
-		req := c.Request()
-		if r.secured {
-			p, err := a.cfg.Auth.Resolve(req.Context(), req)
-			if err != nil {
-				if !errors.Is(err, taskbridge.ErrUnauthenticated) {
-					a.log.LogAttrs(req.Context(), slog.LevelError, "auth resolver failed", slog.Any("err", err))
-				}
-				return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
-			}
-			req = req.WithContext(WithPrincipal(req.Context(), p))
-			c.SetRequest(req)
-		}
-		mediaType, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
-		multipart := mediaType == echo.MIMEMultipartForm
-		if req.Body != nil && req.Body != http.NoBody && !multipart {
-			req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
-		}
-		params := make(map[string]string, len(c.ParamNames()))
-		for _, name := range c.ParamNames() {
-			params[name] = c.Param(name)
-		}
-		input := &openapi3filter.RequestValidationInput{
-			Request:    req,
-			PathParams: params,
-			Route:      r.route,
-			Options: &openapi3filter.Options{
-				AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-				ExcludeRequestBody: multipart,
-			},
-		}
-		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
-			return validationError(err)
-		}
-		return next(c)
 	}
 }
-
-var propertyName = regexp.MustCompile(`property "([^"]+)"`)
 
 // validationError turns an openapi3filter failure into the envelope: a
 // request that does not match the spec is 422 naming the field; a body that
@@ -165,21 +167,36 @@ func parameterReason(re *openapi3filter.RequestError) string {
 	return "is invalid"
 }
 
-// schemaField is the JSON pointer of the value a schema error is about;
-// for a missing or unknown property it points at that property.
+// schemaField is the JSON pointer of the value a schema error is about.
 func schemaField(se *openapi3.SchemaError) string {
-	path := se.JSONPointer()
-	if m := propertyName.FindStringSubmatch(se.Reason); m != nil && (len(path) == 0 || path[len(path)-1] != m[1]) {
-		path = append(path, m[1])
-	}
-	return "/" + strings.Join(path, "/")
+	return cmp.Or(taskspec.FieldOf(se), "/")
 }
 
-// HTTPErrorHandler writes every error as the envelope with its status: the
-// services' own errors, domain sentinels, Echo's routing and binding errors,
-// and anything else as a 500 that carries no Go error string. Install it as
-// the Echo instance's HTTPErrorHandler (Register does).
-func (a *API) HTTPErrorHandler(err error, c echo.Context) {
+// envelope is the middleware of every route Mount adds: it answers what
+// the route fails with as the error envelope, so that the host's own error
+// handler never sees the API's errors, nor the API the host's.
+// A panic of the route is answered as a 500 too, and logged with its stack.
+func (a *API) envelope(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v) // the connection is to be cut, not answered
+				}
+				a.writeError(fmt.Errorf("panic: %v\n%s", v, debug.Stack()), c)
+			}
+		}()
+		if err := next(c); err != nil {
+			a.writeError(err, c)
+		}
+		return nil
+	}
+}
+
+// writeError writes err as the envelope with its status: the services' own
+// errors, domain sentinels, Echo's binding errors, and anything else as a
+// 500 that carries no Go error string.
+func (a *API) writeError(err error, c echo.Context) {
 	e := a.errorFor(err)
 	ctx := c.Request().Context()
 	if e.Status >= http.StatusInternalServerError {

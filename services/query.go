@@ -68,6 +68,9 @@ func (a *API) PollTaskEvents(ctx context.Context, req gen.PollTaskEventsRequestO
 	if req.Params.WaitTimeoutMs != nil {
 		wait = time.Duration(*req.Params.WaitTimeoutMs) * time.Millisecond
 	}
+	if a.cfg.MaxPollWait > 0 {
+		wait = min(wait, a.cfg.MaxPollWait)
+	}
 	if t.Status.IsTerminal() {
 		wait = 0 // nothing more will come
 	}

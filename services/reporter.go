@@ -10,25 +10,34 @@ import (
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/taskspec"
 )
 
-// ReporterConfig wires a Reporter. Store is required; a nil Metrics counts
-// nothing and a nil Clock is time.Now.
+// CodeInvalidResult is the failure code of a task whose handler returned a
+// result that breaks its task type's result schema.
+const CodeInvalidResult = "INVALID_RESULT"
+
+// ReporterConfig wires a Reporter. Store is required; a nil Contract checks
+// no results, a nil Metrics counts nothing and a nil Clock is time.Now.
 type ReporterConfig struct {
-	Store   taskbridge.Store
-	Metrics taskbridge.Metrics
-	Clock   func() time.Time
+	Store taskbridge.Store
+	// Contract declares the result schema of each task type.
+	Contract *taskspec.Spec
+	Metrics  taskbridge.Metrics
+	Clock    func() time.Time
 }
 
 // Reporter is the one reporting API of executors (taskbridge.Reporter): each
-// report is checked against the contract's payload schema, then appended
-// together with its status move, so that status and history never disagree
-// and no event the wire would refuse is ever stored.
+// report is checked against the contract's payload schema (and a result
+// against its task type's), then appended together with its status move, so
+// that status and history never disagree and no event the contract would
+// refuse is ever stored.
 type Reporter struct {
-	store   taskbridge.Store
-	metrics taskbridge.Metrics
-	clock   func() time.Time
-	schemas *payloadSchemas
+	store    taskbridge.Store
+	contract *taskspec.Spec
+	metrics  taskbridge.Metrics
+	clock    func() time.Time
+	schemas  *payloadSchemas
 }
 
 var _ taskbridge.Reporter = (*Reporter)(nil)
@@ -52,7 +61,7 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reporter{store: cfg.Store, metrics: cfg.Metrics, clock: cfg.Clock, schemas: schemas}, nil
+	return &Reporter{store: cfg.Store, contract: cfg.Contract, metrics: cfg.Metrics, clock: cfg.Clock, schemas: schemas}, nil
 }
 
 // encode marshals a payload and validates it against its schema.
@@ -175,7 +184,9 @@ func jsonObject(field string, raw json.RawMessage) (*gen.JSONObject, error) {
 	return &o, nil
 }
 
-// Complete appends TASK_COMPLETED, or TASK_CANCELLED once a cancel was requested.
+// Complete appends TASK_COMPLETED, or TASK_CANCELLED once a cancel was
+// requested. A result that breaks its task type's schema fails the task
+// with CodeInvalidResult instead.
 func (r *Reporter) Complete(ctx context.Context, taskID string, result json.RawMessage) error {
 	if len(result) == 0 {
 		result = json.RawMessage("null")
@@ -183,11 +194,38 @@ func (r *Reporter) Complete(ctx context.Context, taskID string, result json.RawM
 	if !json.Valid(result) {
 		return &taskbridge.InvalidInputError{Field: "/result", Reason: "is not JSON"}
 	}
+	if err := r.checkResult(ctx, taskID, result); err != nil {
+		var invalid *taskbridge.InvalidInputError
+		if !errors.As(err, &invalid) {
+			return err
+		}
+		fail := taskbridge.Failure{Code: CodeInvalidResult, Message: "the task's result does not match its task type's schema: " + invalid.Error()}
+		if ferr := r.Fail(ctx, taskID, fail); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("%w; the task failed with %s instead: %w", err, CodeInvalidResult, taskbridge.ErrTaskEnded)
+	}
 	err := r.append(ctx, taskID, taskbridge.EventCompleted, gen.TaskCompletedPayload{Result: result}, taskbridge.StatusCompleted, nil)
 	if errors.Is(err, taskbridge.ErrCancelRequested) {
 		return r.Cancelled(ctx, taskID)
 	}
 	return err
+}
+
+// checkResult judges a result by its task type's result schema.
+func (r *Reporter) checkResult(ctx context.Context, taskID string, result json.RawMessage) error {
+	if r.contract == nil {
+		return nil
+	}
+	t, err := r.store.GetTask(ctx, taskID)
+	if err != nil {
+		return err
+	}
+	declared := r.contract.TaskType(t.Type)
+	if declared == nil {
+		return nil
+	}
+	return declared.Result.CheckJSON("/result", result)
 }
 
 // Fail appends TASK_FAILED, or TASK_CANCELLED once a cancel was requested.

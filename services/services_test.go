@@ -21,6 +21,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/services"
 	"github.com/taskbridge-go/taskbridge/stores/memory"
+	"github.com/taskbridge-go/taskbridge/taskspec"
 )
 
 // fakeExecutor records what the services hand it; its errors are settable.
@@ -32,13 +33,6 @@ type fakeExecutor struct {
 	submitErr error
 	cancelErr error
 	resumeErr error
-}
-
-func (f *fakeExecutor) CheckTask(_ context.Context, taskType string, _ json.RawMessage) error {
-	if taskType != "job" {
-		return taskbridge.ErrUnknownTaskType
-	}
-	return nil
 }
 
 func (f *fakeExecutor) Submit(_ context.Context, t taskbridge.Task) error {
@@ -91,6 +85,47 @@ type probe struct {
 func (p probe) Name() string                { return p.name }
 func (p probe) Check(context.Context) error { return p.err }
 
+// contract declares "job", which takes any object and completes with any
+// result, and "typed", whose input, result and review actions have schemas.
+const contract = `
+openapi: 3.0.3
+info: {title: services test, version: '1'}
+paths: {}
+x-taskbridge-task-types:
+  job:
+    input: {$ref: '#/components/schemas/Any'}
+    result: {$ref: '#/components/schemas/Result'}
+  typed:
+    input: {$ref: '#/components/schemas/TypedInput'}
+    result: {$ref: '#/components/schemas/TypedResult'}
+    suspensions:
+      review:
+        actions:
+          approve: {payload: {$ref: '#/components/schemas/Any'}}
+          reject: {payload: {$ref: '#/components/schemas/Rejection'}}
+components:
+  schemas:
+    Any: {type: object}
+    Result: {nullable: true}
+    TypedInput:
+      type: object
+      additionalProperties: false
+      required: [text]
+      properties:
+        text: {type: string, minLength: 1}
+        count: {type: integer, minimum: 0}
+    TypedResult:
+      type: object
+      required: [words]
+      properties:
+        words: {type: integer, minimum: 1}
+    Rejection:
+      type: object
+      required: [reason]
+      properties:
+        reason: {type: string, minLength: 1}
+`
+
 type fixture struct {
 	store    *memory.Store
 	exec     *fakeExecutor
@@ -99,20 +134,37 @@ type fixture struct {
 	server   *httptest.Server
 }
 
+func testContract(t *testing.T) *taskspec.Spec {
+	t.Helper()
+	spec, err := taskspec.Parse([]byte(contract))
+	require.NoError(t, err)
+	return spec
+}
+
+// newFixture serves the API, mounted on an Echo of its own, at the
+// contract's paths.
 func newFixture(t *testing.T, edit func(*services.Config)) *fixture {
 	t.Helper()
+	return newMountedFixture(t, edit, func(e *echo.Echo) gen.EchoRouter { return e })
+}
+
+// newMountedFixture serves the API mounted on the router that mount picks
+// on an Echo of its own.
+func newMountedFixture(t *testing.T, edit func(*services.Config), mount func(*echo.Echo) gen.EchoRouter) *fixture {
+	t.Helper()
 	f := &fixture{store: memory.New(), exec: &fakeExecutor{}}
+	spec := testContract(t)
 	var err error
-	f.reporter, err = services.NewReporter(services.ReporterConfig{Store: f.store})
+	f.reporter, err = services.NewReporter(services.ReporterConfig{Store: f.store, Contract: spec})
 	require.NoError(t, err)
-	cfg := services.Config{Store: f.store, Executor: f.exec, Reporter: f.reporter, Auth: bearer{}}
+	cfg := services.Config{Store: f.store, Contract: spec, Executor: f.exec, Reporter: f.reporter, Auth: bearer{}}
 	if edit != nil {
 		edit(&cfg)
 	}
 	f.api, err = services.New(cfg)
 	require.NoError(t, err)
 	e := echo.New()
-	f.api.Register(e)
+	f.api.Mount(mount(e))
 	f.server = httptest.NewServer(e)
 	t.Cleanup(f.server.Close)
 	return f
@@ -188,10 +240,14 @@ func TestReadiness(t *testing.T) {
 	ok := newFixture(t, func(c *services.Config) { c.Probes = []taskbridge.ReadinessProbe{probe{name: "db"}} })
 	status, _ = ok.do(t, http.MethodGet, "/ready", "", nil)
 	require.Equal(t, http.StatusOK, status)
-	ok.api.Drain()
+	require.NoError(t, ok.api.Drain(t.Context()))
 	status, body = ok.do(t, http.MethodGet, "/ready", "", nil)
 	require.Equal(t, http.StatusServiceUnavailable, status, "a draining host is not ready")
 	require.Equal(t, "not_ready", body["details"].(map[string]any)["server"].(map[string]any)["status"])
+	status, body = ok.do(t, http.MethodPost, "/api/v1/tasks", "application/json", []byte(`{"clientRequestId":"late","taskType":"job"}`))
+	require.Equal(t, http.StatusServiceUnavailable, status, "a draining host takes no new task")
+	require.Equal(t, string(gen.ErrorCodeNotReady), body["code"])
+	require.Zero(t, ok.submitted())
 }
 
 func multipartFile(t *testing.T, contentType string, size int) (string, []byte) {

@@ -135,20 +135,20 @@ func multipartRequest(fields map[string]string, files []taskbridge.Attachment) (
 	return cr, nil
 }
 
-// jsonObjectField decodes a field holding a JSON object as text and returns
-// it canonically encoded (null when absent), so that a JSON create and a
-// multipart create of the same input compare equal.
-func jsonObjectField(fields map[string]string, name string) (json.RawMessage, error) {
+// jsonObjectField decodes a field holding a JSON object as text; nil when
+// the field is absent.
+func jsonObjectField(fields map[string]string, name string) (map[string]any, error) {
 	text, ok := fields[name]
 	if !ok {
-		return json.RawMessage("null"), nil
+		return nil, nil
 	}
 	var v any
 	if err := json.Unmarshal([]byte(text), &v); err != nil {
 		return nil, invalid(name, name+" is not valid JSON")
 	}
-	if _, ok := v.(map[string]any); !ok {
+	o, ok := v.(map[string]any)
+	if !ok {
 		return nil, unprocessable("/"+name, "must be a JSON object")
 	}
-	return json.Marshal(v)
+	return o, nil
 }

@@ -6,9 +6,8 @@
 //
 // # Task types
 //
-// A TaskType names a kind of task, optionally checks its input before the
-// task is created (Check returns a *taskbridge.InvalidInputError, which the
-// services answer with 422), and runs it:
+// A TaskType names a kind of task and runs it (its input was checked
+// against the contract before the task was created):
 //
 //	greet := local.TaskType{
 //		Name: "greet",
@@ -26,9 +25,9 @@
 //
 // Submit returns at once. The task waits on its own goroutine for one of
 // Config.MaxConcurrent slots (DefaultMaxConcurrent when zero); then the
-// executor reports TASK_STARTED and calls the handler, which reports
-// progress and messages through its *Run. What the handler returns ends the
-// task: a nil error reports TASK_COMPLETED with the result, a *Failure
+// executor reports TASK_STARTED and calls the handler, which reports progress
+// and messages through its *Run. What the handler returns ends the task: a
+// nil error reports TASK_COMPLETED with the result, a *taskbridge.Failure
 // reports TASK_FAILED with its code, any other error TASK_FAILED with
 // CodeHandlerError, and a panic is recovered, logged and reported as
 // CodeHandlerPanic.
@@ -37,7 +36,7 @@
 //
 // Run.Suspend reports TASK_SUSPENDED and waits until Executor.Resume hands
 // over the suspension's outcome: the accepted action, or its expiry
-// (ErrSuspensionExpired). The waiter is registered before the event is
+// (taskbridge.ErrSuspensionExpired). The waiter is registered before the event is
 // reported, so an outcome that arrives at once is never lost; Resume is
 // idempotent. A waiting task gives up its concurrency slot, so any number of
 // suspended tasks can wait without stopping others from running.

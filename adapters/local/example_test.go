@@ -62,13 +62,6 @@ func Example() {
 
 	approval := local.TaskType{
 		Name: "approval",
-		Check: func(input json.RawMessage) error {
-			var in struct{ Doc string }
-			if json.Unmarshal(input, &in) != nil || in.Doc == "" {
-				return &taskbridge.InvalidInputError{Field: "/input/doc", Reason: "is required"}
-			}
-			return nil
-		},
 		Run: func(ctx context.Context, run *local.Run) (json.RawMessage, error) {
 			if err := run.Progress(ctx, taskbridge.Progress{Percent: 50, Stage: "review"}); err != nil {
 				return nil, err
@@ -76,8 +69,8 @@ func Example() {
 			action, err := run.Suspend(ctx, taskbridge.SuspendRequest{
 				SuspendID: "review-1", ReasonCode: "NEEDS_APPROVAL", AllowedActions: []string{"approve", "reject"},
 			})
-			if errors.Is(err, local.ErrSuspensionExpired) {
-				return nil, local.NewFailure("NOT_REVIEWED", "nobody reviewed the document in time")
+			if errors.Is(err, taskbridge.ErrSuspensionExpired) {
+				return nil, &taskbridge.Failure{Code: "NOT_REVIEWED", Message: "nobody reviewed the document in time"}
 			}
 			if err != nil {
 				return nil, err
@@ -89,10 +82,6 @@ func Example() {
 	defer executor.Shutdown(ctx)
 
 	input := json.RawMessage(`{"doc":"contract.pdf"}`)
-	if err := executor.CheckTask(ctx, "approval", input); err != nil {
-		fmt.Println(err)
-		return
-	}
 	task := taskbridge.Task{NewTask: taskbridge.NewTask{ID: "t1", Type: "approval", Input: input}}
 	if err := executor.Submit(ctx, task); err != nil {
 		fmt.Println(err)

@@ -33,10 +33,6 @@ const (
 	CodeInvalidReport = "INVALID_REPORT"
 )
 
-// ErrSuspensionExpired is returned (wrapped) by Run.Suspend when the
-// suspension expired before an action resolved it.
-var ErrSuspensionExpired = errors.New("local: suspension expired")
-
 // Causes of a task context's cancellation.
 var (
 	errCancelRequested = errors.New("local: task cancellation was requested")
@@ -47,36 +43,20 @@ var (
 // after TASK_STARTED was reported, with a ctx that ends when the task is
 // cancelled or the executor shuts down, and reports through run. Its return
 // decides the terminal event: a nil error completes the task with result
-// (nil is null); a *Failure (found with errors.As) fails it with that
-// failure; any other error fails it with CodeHandlerError. A cancelled task
+// (nil is null); a *taskbridge.Failure (found with errors.As) fails it with
+// that failure; any other error fails it with CodeHandlerError. A cancelled task
 // ends with TASK_CANCELLED whatever the handler returns, so a handler may
 // simply return ctx.Err().
 type Handler func(ctx context.Context, run *Run) (result json.RawMessage, err error)
 
-// TaskType is a kind of task the executor runs.
+// TaskType is a kind of task the executor runs. Which inputs it accepts is
+// checked before a task is created, against the contract.
 type TaskType struct {
 	// Name is the task type clients give at create; unique and not empty.
 	Name string
-	// Check, when not nil, validates an input before the task is created
-	// and returns an *taskbridge.InvalidInputError for one it cannot run.
-	Check func(input json.RawMessage) error
 	// Run does the work; it is required.
 	Run Handler
 }
-
-// Failure is an error a Handler returns to end its task with TASK_FAILED
-// and the given code, message and retryable flag.
-type Failure struct {
-	taskbridge.Failure
-}
-
-// NewFailure returns a *Failure with the given code and message, not retryable.
-func NewFailure(code, message string) *Failure {
-	return &Failure{taskbridge.Failure{Code: code, Message: message}}
-}
-
-// Error returns the code and the message.
-func (f *Failure) Error() string { return f.Code + ": " + f.Message }
 
 // Config configures an Executor. The zero value of a field is its default.
 type Config struct {
@@ -153,19 +133,6 @@ func New(cfg Config, types ...TaskType) *Executor {
 		runs:      make(map[string]*Run),
 		idle:      make(chan struct{}),
 	}
-}
-
-// CheckTask returns taskbridge.ErrUnknownTaskType (wrapped) for a type the
-// executor does not run, otherwise what the type's Check says of input.
-func (e *Executor) CheckTask(_ context.Context, taskType string, input json.RawMessage) error {
-	t, ok := e.types[taskType]
-	if !ok {
-		return fmt.Errorf("%w: %q", taskbridge.ErrUnknownTaskType, taskType)
-	}
-	if t.Check == nil {
-		return nil
-	}
-	return t.Check(input)
 }
 
 // Submit takes the task and returns at once: the task waits for a free slot
@@ -311,7 +278,7 @@ func (e *Executor) call(r *Run) (result json.RawMessage, panicked bool, err erro
 func (e *Executor) reportEnd(r *Run, result json.RawMessage, panicked bool, err error) {
 	id := r.task.ID
 	var f taskbridge.Failure
-	var failure *Failure
+	var failure *taskbridge.Failure
 	switch {
 	case r.cancelRequested.Load():
 		e.report(id, "TASK_CANCELLED", e.reporter.Cancelled(e.reportCtx, id))
@@ -328,7 +295,7 @@ func (e *Executor) reportEnd(r *Run, result json.RawMessage, panicked bool, err 
 	case errors.Is(context.Cause(r.ctx), errShutdown):
 		f = taskbridge.Failure{Code: CodeExecutorShutdown, Message: "the executor shut down before the task ended", Retryable: true}
 	case errors.As(err, &failure):
-		f = failure.Failure
+		f = *failure
 	default:
 		f = taskbridge.Failure{Code: CodeHandlerError, Message: err.Error()}
 	}
@@ -341,14 +308,18 @@ func (e *Executor) reportEnd(r *Run, result json.RawMessage, panicked bool, err 
 
 // refused handles a final report the Reporter refused as an invalid event:
 // the task fails with CodeInvalidReport instead, so it does not stay
-// running forever.
+// running forever (unless the Reporter ended it itself, as it does for a
+// result that breaks its task type's schema).
 func (e *Executor) refused(taskID string, err error) bool {
 	var invalid *taskbridge.InvalidInputError
 	if !errors.As(err, &invalid) {
 		return false
 	}
-	e.log.LogAttrs(e.reportCtx, slog.LevelError, "the reporter refused a final report; failing the task",
+	e.log.LogAttrs(e.reportCtx, slog.LevelError, "the reporter refused a task's final report",
 		slog.String("taskId", taskID), slog.Any("err", err))
+	if errors.Is(err, taskbridge.ErrTaskEnded) {
+		return true
+	}
 	e.report(taskID, "TASK_FAILED", e.reporter.Fail(e.reportCtx, taskID, taskbridge.Failure{
 		Code: CodeInvalidReport, Message: "the task's final report was refused: " + err.Error(),
 	}))

@@ -250,7 +250,7 @@ func TestFailures(t *testing.T) {
 		want    taskbridge.Failure
 	}{
 		{"failure", func(context.Context, *Run) (json.RawMessage, error) {
-			return nil, fmt.Errorf("wrapped: %w", &Failure{taskbridge.Failure{Code: "NOPE", Message: "no", Retryable: true}})
+			return nil, fmt.Errorf("wrapped: %w", &taskbridge.Failure{Code: "NOPE", Message: "no", Retryable: true})
 		}, taskbridge.Failure{Code: "NOPE", Message: "no", Retryable: true}},
 		{"handler error", func(context.Context, *Run) (json.RawMessage, error) {
 			return json.RawMessage(`1`), errors.New("boom")
@@ -405,8 +405,8 @@ func TestResumeExpired(t *testing.T) {
 		var suspendErr error
 		e := newExecutor(t, rep, 0, fn("work", func(ctx context.Context, run *Run) (json.RawMessage, error) {
 			_, suspendErr = run.Suspend(ctx, taskbridge.SuspendRequest{SuspendID: "s1", ReasonCode: "R", AllowedActions: []string{"a"}})
-			if errors.Is(suspendErr, ErrSuspensionExpired) {
-				return nil, NewFailure("EXPIRED", "too late")
+			if errors.Is(suspendErr, taskbridge.ErrSuspensionExpired) {
+				return nil, &taskbridge.Failure{Code: "EXPIRED", Message: "too late"}
 			}
 			return nil, suspendErr
 		}))
@@ -414,7 +414,7 @@ func TestResumeExpired(t *testing.T) {
 		require.Equal(t, "s1", (<-rep.suspended("t1")).SuspendID, "a given suspend id is kept")
 		require.NoError(t, e.Resume(t.Context(), taskbridge.Resume{TaskID: "t1", SuspendID: "s1"}))
 		<-rep.done("t1")
-		require.ErrorIs(t, suspendErr, ErrSuspensionExpired)
+		require.ErrorIs(t, suspendErr, taskbridge.ErrSuspensionExpired)
 		require.Equal(t, taskbridge.Failure{Code: "EXPIRED", Message: "too late"}, rep.last(t, "t1").Failure)
 	})
 }
@@ -477,29 +477,10 @@ func TestResumeIsIdempotent(t *testing.T) {
 func TestUnknownTasks(t *testing.T) {
 	t.Parallel()
 	rep := newFakeReporter()
-	checked := TaskType{
-		Name: "checked",
-		Check: func(input json.RawMessage) error {
-			if string(input) != `{}` {
-				return &taskbridge.InvalidInputError{Field: "/input", Reason: "must be {}"}
-			}
-			return nil
-		},
-		Run: func(context.Context, *Run) (json.RawMessage, error) { return nil, nil },
-	}
-	e := newExecutor(t, rep, 0, checked, fn("free", func(context.Context, *Run) (json.RawMessage, error) { return nil, nil }))
+	e := newExecutor(t, rep, 0, fn("free", func(context.Context, *Run) (json.RawMessage, error) { return nil, nil }))
 	ctx := t.Context()
 
-	err := e.CheckTask(ctx, "teleport", nil)
-	require.ErrorIs(t, err, taskbridge.ErrUnknownTaskType)
-	require.ErrorContains(t, err, `"teleport"`)
-	require.NoError(t, e.CheckTask(ctx, "checked", json.RawMessage(`{}`)))
-	require.NoError(t, e.CheckTask(ctx, "free", json.RawMessage(`[1]`)), "no Check accepts anything")
-	var invalid *taskbridge.InvalidInputError
-	require.ErrorAs(t, e.CheckTask(ctx, "checked", json.RawMessage(`[]`)), &invalid)
-	require.Equal(t, "/input", invalid.Field)
-
-	err = e.Submit(ctx, task("t1", "teleport"))
+	err := e.Submit(ctx, task("t1", "teleport"))
 	require.ErrorIs(t, err, taskbridge.ErrSubmission)
 	require.ErrorIs(t, err, taskbridge.ErrUnknownTaskType)
 	require.ErrorIs(t, e.Submit(ctx, task("", "free")), taskbridge.ErrSubmission)

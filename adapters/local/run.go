@@ -63,7 +63,7 @@ func (r *Run) Message(ctx context.Context, m taskbridge.Message) error {
 // Suspend reports TASK_SUSPENDED (choosing a SuspendID when req has none)
 // and waits until the suspension's outcome arrives through
 // Executor.Resume. It returns the accepted action; an error wrapping
-// ErrSuspensionExpired when the suspension expired instead; ctx's error (or
+// taskbridge.ErrSuspensionExpired when the suspension expired instead; ctx's error (or
 // the task context's, when the task is cancelled or the executor shuts
 // down) when it stopped waiting; or the Reporter's error, without waiting.
 //
@@ -112,7 +112,7 @@ func (r *Run) Suspend(ctx context.Context, req taskbridge.SuspendRequest) (*task
 		return nil, r.ctx.Err()
 	}
 	if out.Expired() {
-		return nil, fmt.Errorf("local: suspension %s of task %s: %w", req.SuspendID, r.task.ID, ErrSuspensionExpired)
+		return nil, fmt.Errorf("local: suspension %s of task %s: %w", req.SuspendID, r.task.ID, taskbridge.ErrSuspensionExpired)
 	}
 	return out.Action, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"go/format"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,16 +62,29 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func TestRepositoryGenIsUpToDate(t *testing.T) {
-	code, stdout, stderr := tbgen(t, "check", "-openapi", repoOpenAPI, "-asyncapi", repoAsyncAPI, "-out", "../../gen")
+// TestRepositoryIsUpToDate runs check as CI does, from the repository's
+// root: gen/ and every task-type package of the repository.
+func TestRepositoryIsUpToDate(t *testing.T) {
+	t.Chdir("../..")
+	code, stdout, stderr := tbgen(t, "check")
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "up to date")
+	require.Contains(t, stdout, "gen is up to date")
+	for _, pkg := range []string{"examples/minimal/jobs", "examples/host/tasktypes"} {
+		require.Contains(t, stdout, pkg+" is up to date", "check found %s", pkg)
+	}
 }
 
-func TestCustomSpecGenIsUpToDate(t *testing.T) {
-	code, _, stderr := tbgen(t, "check", "-openapi", repoOpenAPI, "-asyncapi", repoAsyncAPI,
-		"-overlay", "../../examples/custom-spec/overlay.yaml", "-out", "../../examples/custom-spec/thumbgen", "-package", "thumbgen")
-	require.Equal(t, 0, code, stderr)
+func TestHelpListsTheCommands(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"help"}, {"--help"}} {
+		code, stdout, _ := tbgen(t, args...)
+		require.Equal(t, 0, code)
+		for _, cmd := range []string{"generate", "check", "lint", "tasktypes", "help"} {
+			require.Regexp(t, `\n  `+cmd+` +\S.*\n`, stdout, "%v lists %s with a line of its own", args, cmd)
+		}
+	}
+	code, _, stderr := tbgen(t, "tasktypes", "-h")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "-spec")
 }
 
 func TestGenerateIsDeterministicAndFormatted(t *testing.T) {
@@ -198,11 +210,6 @@ func TestBadInput(t *testing.T) {
 				"enum: [TASK_PROGRESS]\n        taskId:\n          $ref: '#/components/schemas/TaskId'\n        eventId:\n          type: integer")
 			return nil
 		}, []string{"openapi.yaml#/components/schemas/TaskProgressEvent: its envelope fields differ from those of TaskStartedEvent"}},
-		{"overlay that selects nothing", func(t *testing.T, o, a string) []string {
-			ov := filepath.Join(filepath.Dir(o), "overlay.yaml")
-			require.NoError(t, os.WriteFile(ov, []byte("overlay: 1.0.0\ninfo: {title: x, version: '1'}\nactions:\n  - target: $.components.schemas.NoSuchSchema\n    update: {type: string}\n"), 0o644))
-			return []string{"-overlay", ov}
-		}, []string{"openapi.yaml#: overlay", "NoSuchSchema"}},
 		{"missing file", func(t *testing.T, o, a string) []string {
 			require.NoError(t, os.Remove(a))
 			return nil
@@ -256,23 +263,10 @@ func TestUsageErrors(t *testing.T) {
 	code, _, stderr = tbgen(t, "generate", "-package", "my-gen", "-out", t.TempDir())
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `-package "my-gen" is not a Go package name`)
-}
-
-// TestHostSpecCompiles regenerates the custom-spec example into a fresh
-// package of this module and builds it: a host's extended contract yields
-// code that compiles, not only code that matches a committed copy.
-func TestHostSpecCompiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a package with the go command")
-	}
-	dir, err := os.MkdirTemp("../../examples/custom-spec", "tbgen-test-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	code, _, stderr := tbgen(t, "generate", "-openapi", repoOpenAPI, "-asyncapi", repoAsyncAPI,
-		"-overlay", "../../examples/custom-spec/overlay.yaml", "-out", dir, "-package", "hostapi")
-	require.Equal(t, 0, code, stderr)
-	cmd := exec.Command("go", "vet", "./"+filepath.Base(dir))
-	cmd.Dir = "../../examples/custom-spec"
-	outp, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", outp)
+	code, _, stderr = tbgen(t, "tasktypes", "-spec", "x.yaml")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "-spec and -out are required")
+	code, _, stderr = tbgen(t, "tasktypes", "-spec", "x.yaml", "-out", filepath.Join(t.TempDir(), "my-jobs"))
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `"my-jobs" is not a Go identifier`)
 }

@@ -38,7 +38,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown task type", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"teleport"}`, 400, gen.ErrorCodeInvalidRequest, "taskType"},
 		{"oversized body", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"echo","input":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, gen.ErrorCodeInvalidRequest, ""},
 		{"scripted without steps", "POST", tasks, "application/json", `{"clientRequestId":"s","taskType":"scripted","input":{}}`, 422, gen.ErrorCodeRequestValidationError, "/input/steps"},
-		{"scripted unknown step", "POST", tasks, "application/json", scripted(`[{"dance":1}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/0"},
+		{"scripted unknown step", "POST", tasks, "application/json", scripted(`[{"dance":1}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/0/dance"},
 		{"scripted progress 150", "POST", tasks, "application/json", scripted(`[{"progress":{"progress":150}}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/0/progress/progress"},
 		{"scripted step after terminal", "POST", tasks, "application/json", scripted(`[{"complete":{"result":1}},{"sleepMs":1}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/1"},
 		{"scripted two keys in a step", "POST", tasks, "application/json", scripted(`[{"sleepMs":1,"message":{"message":"m"}}]`), 422, gen.ErrorCodeRequestValidationError, "/input/steps/0"},

@@ -38,9 +38,16 @@ func TestPageIsServed(t *testing.T) {
 		require.Contains(t, r.header.Get("Content-Security-Policy"), "default-src 'none'", path)
 		require.NotEmpty(t, r.body, path)
 	}
-	// Serving / leaves the API's routing errors as they were.
-	requireEnvelope(t, h.do(t, http.MethodPost, "/", "", "", nil), http.StatusMethodNotAllowed, gen.ErrorCodeMethodNotAllowed)
-	requireEnvelope(t, h.do(t, http.MethodGet, "/index.html", "", "", nil), http.StatusNotFound, gen.ErrorCodeRouteNotFound)
+	// The page's routes are the host's: Echo's own error handler answers
+	// them, and the API's routes keep the envelope.
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{http.MethodPost, "/", http.StatusMethodNotAllowed}, {http.MethodGet, "/index.html", http.StatusNotFound}} {
+		r := h.do(t, c.method, c.path, "", "", nil)
+		require.Equal(t, c.status, r.status, c.path)
+		require.NotContains(t, string(r.body), `"code"`, "%s %s is not the API's: %s", c.method, c.path, r.body)
+	}
 	requireEnvelope(t, h.do(t, http.MethodGet, "/api/v1/tasks/x", "", "", nil), http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
 }
 

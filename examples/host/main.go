@@ -29,24 +29,18 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/taskbridge-go/taskbridge"
-	"github.com/taskbridge-go/taskbridge/adapters/local"
+	"github.com/taskbridge-go/taskbridge/bridge"
 	"github.com/taskbridge-go/taskbridge/examples/host/tasks"
+	"github.com/taskbridge-go/taskbridge/examples/host/tasktypes"
 	"github.com/taskbridge-go/taskbridge/examples/host/web"
-	"github.com/taskbridge-go/taskbridge/runtime/hub"
-	"github.com/taskbridge-go/taskbridge/runtime/sse"
-	"github.com/taskbridge-go/taskbridge/runtime/ws"
-	"github.com/taskbridge-go/taskbridge/services"
 	"github.com/taskbridge-go/taskbridge/stores/postgres"
 )
 
@@ -85,7 +79,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redisURL, "redis-url", "", "Redis URL, for -store redis")
 	fs.StringVar(&o.temporalAddress, "temporal-address", "", "Temporal frontend host:port, for -executor temporal")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long shutdown waits for requests and tasks to finish")
-	fs.DurationVar(&o.retainEnded, "retain-ended", services.DefaultRetainEnded, "how long an ended task is kept before it is removed")
+	fs.DurationVar(&o.retainEnded, "retain-ended", bridge.DefaultRetainEnded, "how long an ended task is kept before it is removed")
 	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "how many tasks run at once (0 is the local executor's default)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	var envErr error
@@ -143,119 +137,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	return 0
 }
 
-// serve wires the host, serves, and shuts everything down in order: stop
-// accepting and answer waiting polls, end in-flight requests (cutting what is
-// left after the drain time), stop the executor (within another drain time),
-// then the background services.
+// serve wires the host and serves until ctx ends; then the bridge shuts
+// down (streams end, WebSockets close with 1001, tasks stop) and the HTTP
+// server after it, each within the drain time.
 func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, ready chan<- string) error {
-	st, err := openStorage(o, log)
+	store, closeStore, err := openStore(o, log)
 	if err != nil {
 		return err
 	}
-	defer st.close()
-	store := st.store
-	reporter, err := services.NewReporter(services.ReporterConfig{Store: store})
-	if err != nil {
-		return err
-	}
-	localExecutor := local.New(local.Config{Reporter: reporter, MaxConcurrent: o.maxConcurrent, Logger: log}, tasks.All()...)
-	var executor taskbridge.TaskExecutor = localExecutor
-	if st.shared {
-		executor = replicaExecutor{localExecutor}
-	}
-	notifier := hub.New(store, hub.Config{})
-	sseStreams := sse.New(notifier, sse.Settings{}, log)
-	wsStreams := ws.New(notifier, ws.Settings{}, log)
-	api, err := services.New(services.Config{
-		Store: store, Executor: executor, Reporter: reporter,
-		Auth: devAuth{}, Ownership: devOwnership{},
-		Probes:   append(st.probes, hubProbe{notifier}),
-		Notifier: notifier, SSE: sseStreams, WebSocket: wsStreams, Logger: log,
+	defer closeStore()
+	b, err := bridge.New(bridge.Config{
+		TaskTypes:       tasktypes.TaskTypes(tasks.Host{}),
+		Store:           store,
+		Auth:            bridge.BearerAuth(devAuth),
+		Ownership:       devOwnership{},
+		Local:           bridge.Local{MaxConcurrent: o.maxConcurrent},
+		Background:      bridge.Background{RetainEnded: o.retainEnded},
+		ShutdownTimeout: o.drain,
+		Logger:          log,
 	})
 	if err != nil {
 		return err
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	api.Register(e)
+	b.Mount(e)
 	web.Register(e) // the demo page at /, outside the API and its auth
-
-	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	defer func() {
-		stopBackground()
-		wg.Wait()
-	}()
-	prepared := make(chan struct{}) // closed once the store is usable
-	wg.Go(func() {
-		defer close(prepared)
-		if st.prepare != nil {
-			st.prepare(background)
-		}
-	})
-	afterPrepared := func(run func(context.Context) error) {
-		wg.Go(func() {
-			select {
-			case <-prepared:
-				_ = run(background)
-			case <-background.Done():
-			}
-		})
-	}
-	wg.Go(func() { _ = notifier.Run(background) })
-	afterPrepared((&services.Reconciler{Store: store, Executor: executor, Reporter: reporter, Logger: log}).Run)
-	afterPrepared((&services.Retention{Store: store, RetainEnded: o.retainEnded, Logger: log}).Run)
-	if !st.shared {
-		// In memory the watch is live at once. A shared store's may wait for
-		// the database, and /ready says so meanwhile; a reader that starts
-		// before it is woken to re-read when it goes live.
-		select {
-		case <-notifier.Watching():
-		case <-notifier.Done():
-			return errors.New("the hub stopped before it watched the store")
-		}
-	}
 
 	listener, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
-	server := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-
-	served := make(chan error, 1)
-	go func() { served <- server.Serve(listener) }()
 	addr := listener.Addr().String()
 	fmt.Fprintf(stdout, "taskbridge host listening on http://%s\n", addr)
 	if ready != nil {
 		ready <- addr
 	}
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "drain", o.drain)
-	api.Drain()
-	notifier.Close() // answers waiting polls, ends SSE responses, closes WebSockets with 1001
-	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
-	defer cancel()
-	if err := wsStreams.Shutdown(drainCtx); err != nil {
-		log.Warn("WebSocket sessions did not all end within the drain time", "err", err)
-	}
-	if err := server.Shutdown(drainCtx); err != nil {
-		// Connections still open at the end of the drain are cut; their
-		// clients resume elsewhere by cursor.
-		log.Warn("drain time over; closing the remaining connections", "err", err)
-		_ = server.Close()
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
-	defer cancelStop()
-	if err := localExecutor.Shutdown(stopCtx); err != nil {
-		return fmt.Errorf("executor shutdown: %w", err)
-	}
-	return nil
+	return b.Serve(ctx, listener, e)
 }

@@ -19,6 +19,8 @@ import (
 var (
 	_ taskbridge.Store          = (*Store)(nil)
 	_ taskbridge.ReadinessProbe = (*Store)(nil)
+	_ taskbridge.Preparer       = (*Store)(nil)
+	_ taskbridge.SharedStore    = (*Store)(nil)
 )
 
 // Defaults of Config.
@@ -112,6 +114,16 @@ func (s *Store) Close() { s.pool.Close() }
 
 // Pool is the store's connection pool, for a host that wants to share it.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Prepare applies the migrations (Migrate); a bridge calls it at Run.
+func (s *Store) Prepare(ctx context.Context) error {
+	_, err := s.Migrate(ctx)
+	return err
+}
+
+// Shared reports true: every process that opens the same database and
+// schema shares the store, as replicas.
+func (s *Store) Shared() bool { return true }
 
 // Name labels the store in readiness details.
 func (s *Store) Name() string { return "postgres" }

@@ -1,41 +1,36 @@
-// Package tasks holds the example host's task types, for the local
-// executor (adapters/local):
+// Package tasks runs the example host's task types, declared in
+// examples/host/tasktypes.yaml and generated into package tasktypes:
 //
-//   - "echo" completes at once with its input as the result.
+//   - "echo" completes at once with its input as the result (null without
+//     one).
 //   - "scripted" runs a list of steps (sleep, progress, messages, paced
 //     ticks, suspensions, complete, fail) so that tests, benchmarks and the
-//     browser page can make a task do anything the protocol allows. See
-//     Scripted for the script format.
+//     browser page can make a task do anything the protocol allows. The
+//     Script schema of tasktypes.yaml documents the format.
 //
-// Wire them with
+// Host implements tasktypes.Handlers; wire it with
 //
-//	executor := local.New(local.Config{Reporter: reporter}, tasks.All()...)
+//	bridge.New(bridge.Config{TaskTypes: tasktypes.TaskTypes(tasks.Host{}), ...})
 package tasks
 
 import (
 	"context"
-	"encoding/json"
 
-	"github.com/taskbridge-go/taskbridge/adapters/local"
+	"github.com/taskbridge-go/taskbridge/examples/host/tasktypes"
 )
 
-// All returns every task type of the example host.
-func All() []local.TaskType {
-	return []local.TaskType{Scripted(), Echo()}
-}
+// Host runs the example host's task types.
+type Host struct{}
 
-// Echo returns the "echo" task type: it completes at once with the task's
-// input as its result (a task without input completes with null). It
-// accepts any input.
-func Echo() local.TaskType {
-	return local.TaskType{
-		Name: "echo",
-		Run: func(_ context.Context, run *local.Run) (json.RawMessage, error) {
-			input := run.Task().Input
-			if len(input) == 0 {
-				return json.RawMessage("null"), nil
-			}
-			return input, nil
-		},
+var (
+	_ tasktypes.Handlers        = Host{}
+	_ tasktypes.ScriptedChecker = Host{}
+)
+
+// Echo completes with the task's input (null when it had none).
+func (Host) Echo(_ context.Context, input tasktypes.AnyObject, run *tasktypes.EchoRun) (tasktypes.AnyResult, error) {
+	if input == nil {
+		return nil, nil
 	}
+	return input, nil
 }

@@ -2,18 +2,24 @@ package tasks
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/adapters/local"
+	"github.com/taskbridge-go/taskbridge/bridge"
+	"github.com/taskbridge-go/taskbridge/examples/host/tasktypes"
 )
 
 // call is one recorded Reporter call, with the (bubble) time it was made.
@@ -135,7 +141,7 @@ func (f *fakeReporter) Cancelled(_ context.Context, id string) error {
 	return f.record(id, call{Method: "Cancelled"})
 }
 
-// harness is an executor with every task type over a fake reporter.
+// harness is a local executor with every task type over a fake reporter.
 type harness struct {
 	*local.Executor
 	rep *fakeReporter
@@ -145,23 +151,22 @@ type harness struct {
 // outside any); the executor is shut down when the test ends.
 func newHarness(t *testing.T) *harness {
 	rep := newFakeReporter()
-	e := local.New(local.Config{Reporter: rep}, All()...)
+	var types []local.TaskType
+	for _, typ := range tasktypes.TaskTypes(Host{}).Types {
+		types = append(types, local.TaskType{Name: typ.Name, Run: func(ctx context.Context, r *local.Run) (json.RawMessage, error) {
+			return typ.Run(ctx, r)
+		}})
+	}
+	e := local.New(local.Config{Reporter: rep}, types...)
 	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
 	return &harness{Executor: e, rep: rep}
 }
 
-// submit checks and submits a task with that input.
-func (h *harness) submit(t *testing.T, id, typ string, input any) {
+// submit submits a task with that input (which the contract allows; the
+// Check tests below prove that through the bridge).
+func (h *harness) submit(t *testing.T, id, typ, input string) {
 	t.Helper()
-	b, ok := input.(string)
-	raw := json.RawMessage(b)
-	if !ok {
-		var err error
-		raw, err = json.Marshal(input)
-		require.NoError(t, err)
-	}
-	require.NoError(t, h.CheckTask(t.Context(), typ, raw))
-	require.NoError(t, h.Submit(t.Context(), taskbridge.Task{NewTask: taskbridge.NewTask{ID: id, Type: typ, Input: raw}}))
+	require.NoError(t, h.Submit(t.Context(), taskbridge.Task{NewTask: taskbridge.NewTask{ID: id, Type: typ, Input: json.RawMessage(input)}}))
 }
 
 func script(steps ...string) string {
@@ -174,15 +179,14 @@ func accept(taskID, suspendID, actionType string) taskbridge.Resume {
 	}}
 }
 
-func TestAll(t *testing.T) {
+func TestTaskTypes(t *testing.T) {
 	t.Parallel()
 	var names []string
-	for _, typ := range All() {
+	for _, typ := range tasktypes.TaskTypes(Host{}).Types {
 		names = append(names, typ.Name)
+		require.Equal(t, typ.Name == "scripted", typ.Check != nil, "%s: only scripted has a check of its own", typ.Name)
 	}
-	require.Equal(t, []string{"scripted", "echo"}, names)
-	require.Equal(t, "scripted", Scripted().Name)
-	require.Equal(t, "echo", Echo().Name)
+	require.ElementsMatch(t, []string{"scripted", "echo"}, names)
 }
 
 func TestEcho(t *testing.T) {
@@ -347,7 +351,7 @@ func TestScriptedTicks(t *testing.T) {
 		{8, []string{"tick 1/2", "tick 2/2"}},
 		{9, []string{"tick 1/2.", "tick 2/2."}},
 		{1000, []string{"tick 1/2" + strings.Repeat(".", 992), "tick 2/2" + strings.Repeat(".", 992)}},
-		{MaxPayloadBytes, []string{"tick 1/2" + strings.Repeat(".", MaxPayloadBytes-8), "tick 2/2" + strings.Repeat(".", MaxPayloadBytes-8)}},
+		{1 << 20, []string{"tick 1/2" + strings.Repeat(".", 1<<20-8), "tick 2/2" + strings.Repeat(".", 1<<20-8)}},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprint(c.payloadBytes), func(t *testing.T) {
@@ -382,7 +386,8 @@ func TestScriptedTicks(t *testing.T) {
 	})
 }
 
-// A task submitted without CheckTask still refuses a bad script when it runs.
+// A task that was never checked against the contract still refuses a bad
+// script when it runs.
 func TestScriptedRunChecksItsInput(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -390,19 +395,68 @@ func TestScriptedRunChecksItsInput(t *testing.T) {
 		require.NoError(t, h.Submit(t.Context(), taskbridge.Task{NewTask: taskbridge.NewTask{ID: "t1", Type: "scripted", Input: json.RawMessage(`{"steps":1}`)}}))
 		<-h.rep.done("t1")
 		require.Equal(t, []string{"Start", "Fail"}, h.rep.methods("t1"))
-		require.Equal(t, CodeInvalidInput, h.rep.get("t1")[1].Failure.Code)
+		require.Equal(t, bridge.CodeInvalidInput, h.rep.get("t1")[1].Failure.Code)
 	})
 }
 
+// creator creates scripted tasks through a bridge over the contract, as a
+// client does, to see what the contract and CheckScripted refuse.
+type creator struct {
+	url string
+}
+
+func newCreator(t *testing.T) *creator {
+	t.Helper()
+	b, err := bridge.New(bridge.Config{
+		TaskTypes: tasktypes.TaskTypes(Host{}),
+		Auth: bridge.BearerAuth(func(context.Context, string) (taskbridge.Principal, error) {
+			return taskbridge.Principal{Subject: "t"}, nil
+		}),
+		// The tasks never run: only creates are judged here.
+		Executor: func(taskbridge.Reporter) (taskbridge.TaskExecutor, error) { return idleExecutor{}, nil },
+	})
+	require.NoError(t, err)
+	e := echo.New()
+	b.Mount(e)
+	server := httptest.NewServer(e)
+	t.Cleanup(server.Close)
+	return &creator{url: server.URL + "/api/v1/tasks"}
+}
+
+// create sends a create of a scripted task with that input (raw JSON, none
+// when empty) and returns the status and the field the error names.
+func (c *creator) create(t *testing.T, input string) (int, string) {
+	t.Helper()
+	body := `{"clientRequestId":"` + rand.Text() + `","taskType":"scripted"`
+	if input != "" {
+		body += `,"input":` + input
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.url, strings.NewReader(body+"}"))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer t")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var envelope struct{ Details struct{ Field string } }
+	_ = json.NewDecoder(res.Body).Decode(&envelope)
+	return res.StatusCode, envelope.Details.Field
+}
+
+// idleExecutor takes every task and runs none.
+type idleExecutor struct{}
+
+func (idleExecutor) Submit(context.Context, taskbridge.Task) error   { return nil }
+func (idleExecutor) Cancel(context.Context, string) error            { return nil }
+func (idleExecutor) Resume(context.Context, taskbridge.Resume) error { return nil }
+
 func TestScriptedCheck(t *testing.T) {
 	t.Parallel()
-	check := Scripted().Check
+	c := newCreator(t)
 	cases := []struct {
 		name, input, field string
 	}{
-		{"not JSON", `{"steps":`, "/input"},
-		{"two JSON values", `{"steps":[]} {}`, "/input"},
-		{"no input", ``, "/input"},
+		{"no input", ``, "/input/steps"},
 		{"null input", `null`, "/input"},
 		{"input not an object", `[1]`, "/input"},
 		{"unknown top-level key", `{"steps":[],"label":"x"}`, "/input/label"},
@@ -412,14 +466,13 @@ func TestScriptedCheck(t *testing.T) {
 		{"step not an object", script(`{"sleepMs":1}`, `"sleep"`), "/input/steps/1"},
 		{"step with no key", script(`{}`), "/input/steps/0"},
 		{"step with two keys", script(`{"sleepMs":1,"message":{"message":"m"}}`), "/input/steps/0"},
-		{"unknown step kind", script(`{"dance":1}`), "/input/steps/0"},
+		{"unknown step kind", script(`{"dance":1}`), "/input/steps/0/dance"},
 		{"step after complete", script(`{"complete":{"result":1}}`, `{"sleepMs":1}`), "/input/steps/1"},
 		{"step after fail", script(`{"fail":{"code":"C","message":"m"}}`, `{"complete":{}}`), "/input/steps/1"},
 
 		{"sleepMs not a number", script(`{"sleepMs":"1"}`), "/input/steps/0/sleepMs"},
 		{"sleepMs negative", script(`{"sleepMs":-1}`), "/input/steps/0/sleepMs"},
 		{"sleepMs too long", script(`{"sleepMs":1e12}`), "/input/steps/0/sleepMs"},
-		{"sleepMs overflows", script(`{"sleepMs":1e999}`), "/input/steps/0/sleepMs"},
 
 		{"progress not an object", script(`{"progress":50}`), "/input/steps/0/progress"},
 		{"progress missing", script(`{"progress":{"stage":"s"}}`), "/input/steps/0/progress/progress"},
@@ -478,21 +531,23 @@ func TestScriptedCheck(t *testing.T) {
 
 		{"the first bad step counts", script(`{"sleepMs":1}`, `{"sleepMs":1}`, `{"progress":{"progress":101}}`, `{"dance":1}`), "/input/steps/2/progress/progress"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := check(json.RawMessage(c.input))
-			var invalid *taskbridge.InvalidInputError
-			require.ErrorAs(t, err, &invalid)
-			require.Equal(t, c.field, invalid.Field, "reason: %s", invalid.Reason)
-			require.NotEmpty(t, invalid.Reason)
+			status, field := c.create(t, tc.input)
+			require.Equal(t, http.StatusUnprocessableEntity, status)
+			require.Equal(t, tc.field, field)
 		})
+	}
+	for _, input := range []string{`{"steps":`, `{"steps":[]} {}`, script(`{"sleepMs":1e999}`)} {
+		status, _ := c.create(t, input)
+		require.Equal(t, http.StatusBadRequest, status, "%s is not JSON", input)
 	}
 }
 
 func TestScriptedCheckAccepts(t *testing.T) {
 	t.Parallel()
-	check := Scripted().Check
+	c := newCreator(t)
 	for _, input := range []string{
 		script(),
 		script(`{"sleepMs":0}`, `{"sleepMs":0.25}`, `{"sleepMs":31536000000}`),
@@ -504,6 +559,7 @@ func TestScriptedCheckAccepts(t *testing.T) {
 		script(`{"suspend":{"reasonCode":"r","allowedActions":["` + strings.Repeat("é", 128) + `"]}}`),
 		script(`{"message":{"message":"m"}}`, `{"fail":{"code":"C","message":"m","retryable":false}}`),
 	} {
-		require.NoError(t, check(json.RawMessage(input)), input)
+		status, field := c.create(t, input)
+		require.Equal(t, http.StatusCreated, status, "%s: %s", input, field)
 	}
 }

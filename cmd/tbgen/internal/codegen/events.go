@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/taskbridge-go/taskbridge/cmd/tbgen/internal/spec"
 )
 
 type eventsData struct {
@@ -102,7 +104,7 @@ func (a *analysis) eventUnion(u *eventUnion, name string, vs []variant) bool {
 		payloads[payload] = true
 		terminal, _ := s.Extensions["x-taskbridge-terminal"].(bool)
 		u.Variants = append(u.Variants, eventVariant{
-			Const: u.TypeName + camel(v.Value), Value: v.Value,
+			Const: u.TypeName + spec.GoName(v.Value), Value: v.Value,
 			GoType: goType(v.Schema), Payload: goType(payload), Terminal: terminal,
 		})
 		fields := a.envelopeFields(v.Schema, u.Prop)

@@ -55,7 +55,7 @@ func (a *analysis) frames(async *spec.AsyncAPI) framesData {
 				continue
 			}
 			u := frameUnion{
-				Name: camel(c.Key) + side.suffix,
+				Name: spec.GoName(c.Key) + side.suffix,
 				Doc:  "a frame " + side.who + " on channel " + c.Key + " (" + c.Address + ")",
 			}
 			if !a.union(&u, side.frames) {
@@ -65,7 +65,7 @@ func (a *analysis) frames(async *spec.AsyncAPI) framesData {
 				if m.Variants != nil {
 					continue
 				}
-				name := "Frame" + camel(u.Prop) + camel(m.Values[0])
+				name := "Frame" + spec.GoName(u.Prop) + spec.GoName(m.Values[0])
 				i, ok := tags[name]
 				if !ok {
 					i = len(d.Tags)

@@ -7,7 +7,6 @@ package spec
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 
@@ -18,8 +17,6 @@ import (
 type Files struct {
 	// OpenAPI is the OpenAPI 3.0 file.
 	OpenAPI string
-	// Overlay, if set, is an OpenAPI Overlay applied to the OpenAPI file first.
-	Overlay string
 	// AsyncAPI is the AsyncAPI 3 file; its payloads reference the OpenAPI file.
 	AsyncAPI string
 }
@@ -72,6 +69,9 @@ func Load(ctx context.Context, files Files) (*Contract, error) {
 		return nil, oas.list
 	}
 	validateOpenAPI(ctx, doc, oas)
+	if doc.Paths == nil || doc.Paths.Len() == 0 {
+		oas.add("/paths", "the spec has no paths")
+	}
 
 	aas := &problems{file: files.AsyncAPI}
 	adoc, err := readDocument(files.AsyncAPI)
@@ -91,18 +91,9 @@ func Load(ctx context.Context, files Files) (*Contract, error) {
 	return c, nil
 }
 
-// readOpenAPI reads the OpenAPI file with its overlay applied.
+// readOpenAPI reads the OpenAPI file.
 func readOpenAPI(files Files) (*document, error) {
-	data, err := os.ReadFile(files.OpenAPI)
-	if err != nil {
-		return nil, err
-	}
-	if files.Overlay != "" {
-		if data, err = applyOverlay(data, files.Overlay); err != nil {
-			return nil, fmt.Errorf("overlay %s: %w", files.Overlay, err)
-		}
-	}
-	return parseDocument(files.OpenAPI, data)
+	return readDocument(files.OpenAPI)
 }
 
 // streamExt is the x-taskbridge-stream extension of an operation.

@@ -131,3 +131,20 @@ func kindOf(v any) string {
 		return fmt.Sprintf("a %T", v)
 	}
 }
+
+// GoName turns "TASK_NOT_FOUND", "not_ready", "no-cache" or "taskEventStream"
+// into TaskNotFound, NotReady, NoCache and TaskEventStream: words of one case
+// are title-cased, mixed-case words keep their inner capitals.
+func GoName(s string) string {
+	var b strings.Builder
+	for _, word := range strings.FieldsFunc(s, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}) {
+		rest := word[1:]
+		if rest == strings.ToUpper(rest) {
+			rest = strings.ToLower(rest)
+		}
+		b.WriteString(strings.ToUpper(word[:1]) + rest)
+	}
+	return b.String()
+}

@@ -1,8 +1,8 @@
-package codegen
+package spec
 
 import "testing"
 
-func TestCamel(t *testing.T) {
+func TestGoName(t *testing.T) {
 	for in, want := range map[string]string{
 		"TASK_NOT_FOUND":         "TaskNotFound",
 		"not_ready":              "NotReady",
@@ -13,8 +13,8 @@ func TestCamel(t *testing.T) {
 		"v2":                     "V2",
 		"":                       "",
 	} {
-		if got := camel(in); got != want {
-			t.Errorf("camel(%q) = %q, want %q", in, got, want)
+		if got := GoName(in); got != want {
+			t.Errorf("GoName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
