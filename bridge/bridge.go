@@ -56,6 +56,10 @@ type Config struct {
 	BeforeCreate BeforeCreateFunc
 	// Metrics counts what happens; nil counts nothing.
 	Metrics taskbridge.Metrics
+	// Diagnostics hears every stream open and close (transport, cursor,
+	// reason, duration); nil logs them on Logger at debug level. The SSE
+	// and WebSocket settings may each name their own.
+	Diagnostics taskbridge.Diagnostics
 	// Probes are the host's own checks for /ready, beside the bridge's
 	// (the store, when it is a taskbridge.ReadinessProbe, and the live
 	// notifications of its appends).
@@ -215,6 +219,12 @@ func New(cfg Config) (*Bridge, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.SSE.Diagnostics == nil {
+		cfg.SSE.Diagnostics = cfg.Diagnostics
+	}
+	if cfg.WebSocket.Diagnostics == nil {
+		cfg.WebSocket.Diagnostics = cfg.Diagnostics
 	}
 	b := &Bridge{cfg: cfg, log: cfg.Logger, contract: c, store: cfg.Store, prepared: make(chan struct{}), stop: make(chan struct{})}
 	if _, ok := cfg.Store.(taskbridge.Preparer); !ok {

@@ -225,9 +225,17 @@ func TestRunPreparesTheStoreWithBackoff(t *testing.T) {
 	})
 }
 
+// diagnostics keeps the streams' events.
+type diagnostics chan taskbridge.StreamEvent
+
+func (d diagnostics) StreamEvent(e taskbridge.StreamEvent) { d <- e }
+
 func TestShutdownEndsStreamsAndRefusesCreates(t *testing.T) {
 	t.Parallel()
-	b, err := New(testConfig())
+	cfg := testConfig()
+	diag := make(diagnostics, 16)
+	cfg.Diagnostics = diag
+	b, err := New(cfg)
 	require.NoError(t, err)
 	e := echo.New()
 	b.Mount(e)
@@ -267,6 +275,10 @@ func TestShutdownEndsStreamsAndRefusesCreates(t *testing.T) {
 	require.NoError(t, <-ran, "Run returns nil after Shutdown")
 	_, err = io.ReadAll(lines)
 	require.NoError(t, err, "the stream ended cleanly: its client resumes elsewhere by cursor")
+	opened, closed := <-diag, <-diag
+	require.Equal(t, taskbridge.StreamOpened, opened.Kind)
+	require.Equal(t, "alice", opened.Subject)
+	require.Equal(t, taskbridge.StreamShutdown, closed.Reason, "the configured diagnostics hear the streams")
 	events, err := b.store.ReadAfter(context.Background(), id, 0, 10)
 	require.NoError(t, err)
 	require.Equal(t, taskbridge.EventFailed, events[len(events)-1].Type)

@@ -12,9 +12,9 @@ import (
 // signature uses only root and gen types, so the runtime need not import
 // this package.
 type SSEStreams interface {
-	// SSE returns the response that streams the caller's task (as it was
+	// SSE returns the response that streams the caller p's task (as it was
 	// when the stream was asked for) strictly after the cursor.
-	SSE(ctx context.Context, task taskbridge.Task, after uint64) gen.StreamResponse
+	SSE(ctx context.Context, p taskbridge.Principal, task taskbridge.Task, after uint64) gen.StreamResponse
 }
 
 // WebSocketStreams serves WebSocket sessions; the runtime implements it.
@@ -42,7 +42,7 @@ func (a *API) StreamTaskEvents(ctx context.Context, req gen.StreamTaskEventsRequ
 	if err != nil {
 		return nil, err
 	}
-	_, t, err := a.task(ctx, req.TaskId)
+	p, t, err := a.task(ctx, req.TaskId)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (a *API) StreamTaskEvents(ctx context.Context, req gen.StreamTaskEventsRequ
 	if a.cfg.SSE == nil {
 		return nil, noStreams("SSE")
 	}
-	return gen.StreamTaskEventsStream{StreamResponse: a.cfg.SSE.SSE(ctx, t, after)}, nil
+	return gen.StreamTaskEventsStream{StreamResponse: a.cfg.SSE.SSE(ctx, p, t, after)}, nil
 }
 
 // ConnectTaskStream hands the WebSocket upgrade to the runtime with the

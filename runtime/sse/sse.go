@@ -15,7 +15,8 @@
 //
 // A stream ends when its request ends, its task ends, a write does not
 // finish within WriteTimeout (a client that stopped reading), or the hub
-// closes (the host shuts down): clients resume by cursor.
+// closes (the host shuts down): clients resume by cursor. Settings'
+// Diagnostics hears when each stream opens and why it closed.
 package sse
 
 import (
@@ -25,6 +26,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -34,6 +36,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
 )
 
 // Defaults of Settings.
@@ -56,6 +59,9 @@ type Settings struct {
 	WriteTimeout time.Duration
 	// BatchSize bounds the events written with one flush.
 	BatchSize int
+	// Diagnostics hears when each stream opens and closes; nil logs it at
+	// debug level on the server's logger.
+	Diagnostics taskbridge.Diagnostics
 }
 
 func (s Settings) withDefaults() Settings {
@@ -86,19 +92,23 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{hub: h, settings: s.withDefaults(), log: logger}
+	s = s.withDefaults()
+	s.Diagnostics = diag.Sink(s.Diagnostics, logger)
+	return &Server{hub: h, settings: s, log: logger}
 }
 
-// SSE returns the stream of the task's events strictly after the cursor.
-// The task was checked by the caller (ownership, cursor, 204 after the end).
-func (s *Server) SSE(_ context.Context, task taskbridge.Task, after uint64) gen.StreamResponse {
-	return &stream{server: s, taskID: task.ID, after: after}
+// SSE returns the stream of the task's events strictly after the cursor,
+// for the caller p. The task was checked by the caller (ownership, cursor,
+// 204 after the end).
+func (s *Server) SSE(_ context.Context, p taskbridge.Principal, task taskbridge.Task, after uint64) gen.StreamResponse {
+	return &stream{server: s, subject: p.Subject, taskID: task.ID, after: after}
 }
 
 type stream struct {
-	server *Server
-	taskID string
-	after  uint64
+	server  *Server
+	subject string
+	taskID  string
+	after   uint64
 }
 
 // ServeStream writes the stream until it ends; see the package doc.
@@ -113,26 +123,44 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 
 	f := s.hub.Follow(st.taskID, st.after)
 	defer f.Close()
-	out := newWriter(w, rc, s.settings.WriteTimeout)
+	e := taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: diag.NextID(), TaskID: st.taskID, Subject: st.subject, Cursor: st.after}
+	s.settings.Diagnostics.StreamEvent(e)
+	start := time.Now()
+	defer func() {
+		e.Kind, e.Duration = taskbridge.StreamClosed, time.Since(start)
+		s.settings.Diagnostics.StreamEvent(e)
+	}()
+	e.Reason, e.Err = st.serve(r.Context(), f, newWriter(w, rc, s.settings.WriteTimeout), &e)
+	return nil
+}
+
+// serve writes the stream until it ends, counting into e the events it
+// wrote, and tells why it ended.
+func (st *stream) serve(ctx context.Context, f *hub.Follower, out *writer, e *taskbridge.StreamEvent) (taskbridge.StreamReason, error) {
+	s := st.server
 	if err := out.write([]byte("retry: " + strconv.FormatInt(s.settings.Retry.Milliseconds(), 10) + "\n\n")); err != nil {
-		return nil
+		return writeFailed(err)
 	}
 	heartbeat := time.NewTimer(s.settings.HeartbeatInterval)
 	defer heartbeat.Stop()
-	ctx := r.Context()
 	for {
 		events, changed, err := f.Next(ctx, s.settings.BatchSize)
-		if err != nil {
-			st.ended(ctx, "reading events failed", err)
-			return nil
+		switch {
+		case ctx.Err() != nil:
+			return taskbridge.StreamClientGone, nil
+		case errors.Is(err, taskbridge.ErrTaskNotFound):
+			return taskbridge.StreamRefused, err // removed by retention meanwhile
+		case err != nil:
+			return taskbridge.StreamFailed, err
 		}
 		if len(events) > 0 {
 			if err := out.writeEvents(events); err != nil {
-				st.ended(ctx, "writing events failed", err)
-				return nil
+				return writeFailed(err)
 			}
+			e.Events += len(events)
+			e.Cursor = f.Cursor()
 			if events[len(events)-1].Type.IsTerminal() {
-				return nil
+				return taskbridge.StreamEnded, nil
 			}
 			heartbeat.Reset(s.settings.HeartbeatInterval)
 			// Let every other stream write before this one writes again:
@@ -145,25 +173,25 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 		case <-changed:
 		case <-heartbeat.C:
 			if err := out.write(heartbeatFrame(st.taskID)); err != nil {
-				st.ended(ctx, "writing a heartbeat failed", err)
-				return nil
+				return writeFailed(err)
 			}
 			heartbeat.Reset(s.settings.HeartbeatInterval)
 		case <-ctx.Done():
-			return nil
+			return taskbridge.StreamClientGone, nil
 		case <-s.hub.Done():
-			return nil
+			return taskbridge.StreamShutdown, nil
 		}
 	}
 }
 
-func (st *stream) ended(ctx context.Context, msg string, err error) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, taskbridge.ErrTaskNotFound) {
-		return
+// writeFailed tells a client that stopped reading (the write deadline
+// passed) from one that went away.
+func writeFailed(err error) (taskbridge.StreamReason, error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return taskbridge.StreamSlowReader, err
 	}
-	if st.server.log.Enabled(ctx, slog.LevelDebug) {
-		st.server.log.LogAttrs(ctx, slog.LevelDebug, "sse stream ended: "+msg, slog.String("taskId", st.taskID), slog.Any("err", err))
-	}
+	return taskbridge.StreamClientGone, err
 }
 
 // writer writes and flushes with a deadline per write, set lazily.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
 	"github.com/taskbridge-go/taskbridge/runtime/sse"
 	"github.com/taskbridge-go/taskbridge/stores/memory"
 )
@@ -27,19 +28,22 @@ type fixture struct {
 	hub   *hub.Hub
 	url   string
 	ended chan string // task ids whose stream handler returned
+	diag  *diag.Recorder
 }
 
 func newFixture(t *testing.T, s sse.Settings) *fixture {
 	t.Helper()
-	f := &fixture{store: memory.New(), ended: make(chan string, 1024)}
+	f := &fixture{store: memory.New(), ended: make(chan string, 1024), diag: diag.NewRecorder(1024)}
 	f.hub = hub.New(f.store, hub.Config{})
 	done := make(chan error, 1)
 	go func() { done <- f.hub.Run(context.Background()) }()
+	s.Diagnostics = f.diag
 	server := sse.New(f.hub, s, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 		id := r.URL.Query().Get("task")
-		_ = server.SSE(r.Context(), taskbridge.Task{NewTask: taskbridge.NewTask{ID: id}}, after).ServeStream(w, r)
+		caller := taskbridge.Principal{Subject: "o"}
+		_ = server.SSE(r.Context(), caller, taskbridge.Task{NewTask: taskbridge.NewTask{ID: id}}, after).ServeStream(w, r)
 		f.ended <- id
 	}))
 	f.url = srv.URL
@@ -156,6 +160,29 @@ func TestFramingReplayLiveAndEnd(t *testing.T) {
 	require.Equal(t, "4", fr.id)
 	_, ok = next()
 	require.False(t, ok, "the response ends after the terminal event")
+
+	closed := f.diag.Closed()
+	require.Equal(t, taskbridge.StreamEnded, closed.Reason)
+	require.Equal(t, 3, closed.Events)
+	require.Equal(t, uint64(4), closed.Cursor)
+	require.Equal(t, "sse", closed.Transport)
+	require.NoError(t, closed.Err)
+	opened := f.diag.Opened()
+	require.Len(t, opened, 1)
+	require.Equal(t, taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: closed.ConnID, TaskID: task, Subject: "o", Cursor: 1}, opened[0])
+}
+
+func TestAClientThatLeavesEndsItsStream(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sse.Settings{})
+	task := f.task(t)
+	res, next := f.open(t, task, 0)
+	next() // retry
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, task, <-f.ended)
+	closed := f.diag.Closed()
+	require.Equal(t, taskbridge.StreamClientGone, closed.Reason)
+	require.Zero(t, closed.Events)
 }
 
 func TestHeartbeatWhenIdle(t *testing.T) {
@@ -187,6 +214,7 @@ func TestHubCloseEndsStreams(t *testing.T) {
 	f.hub.Close()
 	_, ok := next()
 	require.False(t, ok, "the stream ends when the hub shuts down")
+	require.Equal(t, taskbridge.StreamShutdown, f.diag.Closed().Reason)
 }
 
 // TestAClientThatStopsReadingIsCut fills the socket of a client that never
@@ -222,8 +250,12 @@ func TestAClientThatStopsReadingIsCut(t *testing.T) {
 		f.message(t, task, big)
 	}
 	require.Equal(t, task, <-f.ended, "the stalled stream ended first")
+	stalledEnd := f.diag.Closed()
+	require.Equal(t, taskbridge.StreamSlowReader, stalledEnd.Reason, "%v", stalledEnd.Err)
+	require.Less(t, stalledEnd.Events, n)
 	f.complete(t, task)
 	require.Equal(t, n+1, <-got, "the reading client got every event")
+	require.Equal(t, taskbridge.StreamEnded, f.diag.Closed().Reason)
 }
 
 // TestGapFreeUnderConcurrentAppends races 1,000 appends against the start of
@@ -296,7 +328,7 @@ func BenchmarkStream(b *testing.B) {
 	for b.Loop() {
 		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
 		rec := httptest.NewRecorder()
-		if err := server.SSE(ctx, task, 0).ServeStream(rec, req); err != nil {
+		if err := server.SSE(ctx, taskbridge.Principal{Subject: "o"}, task, 0).ServeStream(rec, req); err != nil {
 			b.Fatal(err)
 		}
 	}

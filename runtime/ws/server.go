@@ -14,6 +14,7 @@ import (
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
 )
 
 // Server serves WebSocket task streams over a hub. Create it with New; its
@@ -43,6 +44,7 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Diagnostics = diag.Sink(cfg.Diagnostics, logger)
 	return &Server{
 		hub: h,
 		cfg: cfg,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
 )
 
 // session is one WebSocket connection. Its goroutines:
@@ -58,7 +59,13 @@ type session struct {
 	// then discards them while it waits for the peer's close frame.
 	done chan struct{}
 
-	taskID string // the subscribed task, for logs
+	// What diagnostics hear; the control loop writes them, finish reads
+	// them after it.
+	connID  uint64
+	started time.Time
+	taskID  string // the subscribed task
+	events  int    // events handed to the writer
+	cursor  uint64 // the last of them
 }
 
 // inbound is a data frame the reader received.
@@ -72,7 +79,7 @@ func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *cor
 	ctx, cancel := context.WithCancelCause(ctx)
 	return &session{
 		srv: s, cfg: s.cfg, log: s.log, p: p, open: open, conn: conn, cork: cork,
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, connID: diag.NextID(), started: time.Now(),
 		queue:      make(chan []byte, s.cfg.SendBuffer),
 		closing:    make(chan closeReq, 1),
 		room:       make(chan struct{}, 1),
@@ -113,18 +120,53 @@ func (ss *session) finish(c closeReq) {
 	}
 	_ = ss.conn.Close()
 	<-ss.readerDone
+	e := ss.event(taskbridge.StreamClosed)
+	e.Events, e.Cursor, e.Duration = ss.events, ss.cursor, time.Since(ss.started)
+	e.Reason, e.Err = ss.why(c)
+	ss.cfg.Diagnostics.StreamEvent(e)
 	ss.logEnd(c)
 }
 
+func (ss *session) event(kind taskbridge.StreamEventKind) taskbridge.StreamEvent {
+	return taskbridge.StreamEvent{Kind: kind, Transport: "websocket", ConnID: ss.connID, TaskID: ss.taskID, Subject: ss.p.Subject}
+}
+
+// why tells the diagnostics why the session ended as c says.
+func (ss *session) why(c closeReq) (taskbridge.StreamReason, error) {
+	var ne net.Error
+	switch {
+	case c.code == gen.CloseNormalClosure:
+		return taskbridge.StreamEnded, nil
+	case c.code == gen.CloseGoingAway:
+		return taskbridge.StreamShutdown, nil
+	case c.code == gen.ClosePolicyViolation:
+		return taskbridge.StreamRefused, errors.New(c.reason)
+	case c.code == gen.CloseInternalError:
+		return taskbridge.StreamFailed, errors.New(c.reason)
+	case c.cut:
+		return taskbridge.StreamSlowReader, errors.New(c.reason)
+	case errors.As(ss.writeErr, &ne) && ne.Timeout():
+		return taskbridge.StreamSlowReader, ss.writeErr
+	case ss.readErr != nil && !websocket.IsCloseError(ss.readErr, websocket.CloseNormalClosure, websocket.CloseGoingAway):
+		return taskbridge.StreamClientGone, ss.readErr // a dead peer, or one that stopped answering pings
+	}
+	return taskbridge.StreamClientGone, nil
+}
+
+// logEnd logs a session that ended badly for the server's side: a failure
+// (error) or a peer that does not read (warn). Every end reaches the
+// diagnostics.
 func (ss *session) logEnd(c closeReq) {
 	ctx := context.WithoutCancel(ss.ctx)
-	level := slog.LevelDebug
+	var level slog.Level
 	var ne net.Error
 	switch {
 	case c.code == gen.CloseInternalError:
 		level = slog.LevelError
 	case c.cut, errors.As(ss.writeErr, &ne) && ne.Timeout():
 		level = slog.LevelWarn // a peer that does not read
+	default:
+		return
 	}
 	if !ss.log.Enabled(ctx, level) {
 		return
@@ -294,6 +336,9 @@ func (ss *session) follow(sub subscription) closeReq {
 		confirm.ReplayStartedAfterEventId = &after
 	}
 	ss.queue <- mustJSON(confirm) // the queue is empty and has room for one
+	opened := ss.event(taskbridge.StreamOpened)
+	opened.Cursor, ss.cursor = sub.cursor, sub.cursor
+	ss.cfg.Diagnostics.StreamEvent(opened)
 	if sub.task.Status.IsTerminal() && sub.cursor >= sub.task.LastEventID {
 		return ended()
 	}
@@ -317,6 +362,7 @@ func (ss *session) follow(sub subscription) closeReq {
 			for _, ev := range events {
 				// Never blocks: only this loop sends, and there was room.
 				ss.queue <- ev.JSON
+				ss.events, ss.cursor = ss.events+1, ev.ID
 				if ev.Type.IsTerminal() {
 					return ended()
 				}

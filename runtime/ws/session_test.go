@@ -44,6 +44,14 @@ func TestReplayThenLiveThenNormalClose(t *testing.T) {
 	require.Empty(t, ids, "nothing after the terminal event")
 	requireClose(t, ce, gen.CloseNormalClosure, "")
 	e.waitEnded(1)
+
+	closed := e.diag.Closed()
+	require.Equal(t, taskbridge.StreamEnded, closed.Reason)
+	require.Equal(t, 6, closed.Events, "three replayed, three live")
+	require.Equal(t, uint64(8), closed.Cursor)
+	require.NoError(t, closed.Err)
+	opened := e.diag.Opened()
+	require.Equal(t, []taskbridge.StreamEvent{{Kind: taskbridge.StreamOpened, Transport: "websocket", ConnID: closed.ConnID, TaskID: id, Subject: "alice", Cursor: 2}}, opened)
 }
 
 func TestReplayFromTheStart(t *testing.T) {
@@ -206,6 +214,9 @@ func TestPolicyViolations(t *testing.T) {
 			_, ce := next(t, c)
 			requireClose(t, ce, gen.ClosePolicyViolation, tc.prefix)
 			require.LessOrEqual(t, len(ce.Text), 123)
+			closed := e.diag.Closed()
+			require.Equal(t, taskbridge.StreamRefused, closed.Reason)
+			require.ErrorContains(t, closed.Err, strings.TrimSpace(tc.prefix))
 		})
 	}
 
@@ -279,6 +290,7 @@ func TestPeerThatStopsReadingIsCut(t *testing.T) {
 	}
 
 	e.waitEnded(1) // the stuck session; the other one is still open
+	require.Equal(t, taskbridge.StreamSlowReader, e.diag.Closed().Reason)
 	e.add(id, taskbridge.EventCompleted)
 	ids, ce := events(t, c)
 	require.Equal(t, []uint64{n + 1}, ids)
@@ -348,6 +360,9 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 	}
 	require.NoError(t, <-shut)
 	e.waitEnded(3)
+	for range 3 {
+		require.Equal(t, taskbridge.StreamShutdown, e.diag.Closed().Reason)
+	}
 	require.NoError(t, e.srv.Shutdown(t.Context()), "Shutdown is idempotent")
 
 	late := e.dial()
@@ -399,6 +414,9 @@ func TestClientCloseEndsSession(t *testing.T) {
 	confirmed(t, c, id)
 	require.NoError(t, c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(guard)))
 	e.waitEnded(1)
+	closed := e.diag.Closed()
+	require.Equal(t, taskbridge.StreamClientGone, closed.Reason)
+	require.NoError(t, closed.Err, "a normal close is the client's choice")
 }
 
 func TestBadUpgradeRequest(t *testing.T) {

@@ -3,6 +3,8 @@ package ws
 import (
 	"net/http"
 	"time"
+
+	"github.com/taskbridge-go/taskbridge"
 )
 
 // Defaults of Settings, used for its zero fields.
@@ -61,6 +63,9 @@ type Settings struct {
 	// authenticates WebSockets with cookies must set it (for example to a
 	// same-origin check) to prevent cross-site WebSocket hijacking.
 	CheckOrigin func(r *http.Request) bool
+	// Diagnostics hears when each session subscribes and why it closed; nil
+	// logs it at debug level on the server's logger.
+	Diagnostics taskbridge.Diagnostics
 }
 
 // withDefaults returns s with every zero field set to its default.

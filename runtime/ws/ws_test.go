@@ -22,6 +22,7 @@ import (
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
 	"github.com/taskbridge-go/taskbridge/runtime/ws"
 	"github.com/taskbridge-go/taskbridge/stores/memory"
 )
@@ -73,13 +74,18 @@ type env struct {
 	// ended receives the result of every ServeStream, once it returned.
 	ended chan error
 	seq   atomic.Int64
+	// diag hears every session, unless the test set its own Diagnostics.
+	diag *diag.Recorder
 }
 
 // newEnv starts an env; tweak, when given, changes the HTTP server before
 // it starts.
 func newEnv(t testing.TB, s ws.Settings, tweak ...func(*httptest.Server)) *env {
 	t.Helper()
-	e := &env{t: t, store: memory.New(), ended: make(chan error, 1024)}
+	e := &env{t: t, store: memory.New(), ended: make(chan error, 1024), diag: diag.NewRecorder(1024)}
+	if s.Diagnostics == nil {
+		s.Diagnostics = e.diag
+	}
 	e.hub = hub.New(e.store, hub.Config{})
 	runDone := make(chan error, 1)
 	go func() { runDone <- e.hub.Run(context.WithoutCancel(t.Context())) }()

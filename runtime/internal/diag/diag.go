@@ -1,0 +1,83 @@
+// Package diag is what the transports share of transport diagnostics: the
+// ids of streams and the default sink, which logs.
+package diag
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/taskbridge-go/taskbridge"
+)
+
+var lastID atomic.Uint64
+
+// NextID returns an id no other stream of this process has.
+func NextID() uint64 { return lastID.Add(1) }
+
+// Sink returns d, or when d is nil one that logs every event on log at
+// debug level.
+func Sink(d taskbridge.Diagnostics, log *slog.Logger) taskbridge.Diagnostics {
+	if d != nil {
+		return d
+	}
+	return logSink{log}
+}
+
+type logSink struct{ log *slog.Logger }
+
+// StreamEvent logs e at debug level.
+func (s logSink) StreamEvent(e taskbridge.StreamEvent) {
+	ctx := context.Background()
+	if !s.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("transport", e.Transport),
+		slog.Uint64("conn", e.ConnID),
+		slog.String("taskId", e.TaskID),
+		slog.String("eventId", taskbridge.FormatEventID(e.Cursor)),
+	}
+	if e.Kind == taskbridge.StreamClosed {
+		attrs = append(attrs, slog.String("reason", string(e.Reason)), slog.Int("events", e.Events), slog.Duration("duration", e.Duration))
+		if e.Err != nil {
+			attrs = append(attrs, slog.Any("err", e.Err))
+		}
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "stream "+string(e.Kind), attrs...)
+}
+
+// Recorder keeps the events it hears, for the transports' tests. It is
+// safe for concurrent use.
+type Recorder struct {
+	closed chan taskbridge.StreamEvent
+	mu     sync.Mutex
+	opened []taskbridge.StreamEvent
+}
+
+// NewRecorder returns a Recorder with room for n closes.
+func NewRecorder(n int) *Recorder {
+	return &Recorder{closed: make(chan taskbridge.StreamEvent, n)}
+}
+
+// StreamEvent records e.
+func (r *Recorder) StreamEvent(e taskbridge.StreamEvent) {
+	if e.Kind == taskbridge.StreamClosed {
+		r.closed <- e
+		return
+	}
+	r.mu.Lock()
+	r.opened = append(r.opened, e)
+	r.mu.Unlock()
+}
+
+// Closed returns the next close, waiting for it.
+func (r *Recorder) Closed() taskbridge.StreamEvent { return <-r.closed }
+
+// Opened returns the opens so far.
+func (r *Recorder) Opened() []taskbridge.StreamEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]taskbridge.StreamEvent(nil), r.opened...)
+}
