@@ -1,5 +1,4 @@
-// Command minimal is a complete taskbridge host: its own auth, the API under
-// /v2/jobs, a route of its own, and the typed task type of tasktypes.yaml.
+// Command minimal is a whole taskbridge host in one screen; see the README.
 package main
 
 import (
@@ -9,7 +8,6 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -32,7 +30,7 @@ func (publisher) Publish(ctx context.Context, in jobs.PublishInput, run *jobs.Pu
 	if answer.Reject != nil {
 		result.Reason = &answer.Reject.Reason
 	} else if err == nil {
-		result.Published, result.Url = true, new("https://blog.example/"+url.PathEscape(in.Title))
+		result.Published, result.Url = true, new("https://blog.example/posts/"+run.Task().ID)
 	}
 	return result, err
 }

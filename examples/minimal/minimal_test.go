@@ -284,7 +284,7 @@ func TestMinimalHost(t *testing.T) {
 			}
 		}
 		require.True(t, result.Published)
-		require.Equal(t, "https://blog.example/Big%20news", *result.Url)
+		require.Equal(t, "https://blog.example/posts/"+id, *result.Url)
 		_, _, err = conn.ReadMessage()
 		var closed *websocket.CloseError
 		require.ErrorAs(t, err, &closed)
