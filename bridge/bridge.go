@@ -512,6 +512,7 @@ func (b *Bridge) Serve(ctx context.Context, l net.Listener, handler http.Handler
 	if s, ok := b.store.(taskbridge.SharedStore); !ok || !s.Shared() {
 		select {
 		case <-b.Live():
+		case <-b.hub.Done(): // the hub stopped before it watched: /ready tells
 		case <-ctx.Done():
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -120,7 +121,7 @@ func Parse(data []byte) (*Spec, error) {
 	}
 	p := &parser{doc: doc}
 	spec := &Spec{}
-	for _, name := range sortedKeys(decls) {
+	for _, name := range slices.Sorted(maps.Keys(decls)) {
 		if t := p.taskType(name, decls[name]); t != nil {
 			spec.types = append(spec.types, t)
 		}
@@ -172,7 +173,7 @@ func (p *parser) taskType(name string, d declTaskType) *TaskType {
 		Input:       p.schema(pointer(Extension, name, "input"), d.Input, true),
 		Result:      p.schema(pointer(Extension, name, "result"), d.Result, false),
 	}
-	for _, sname := range sortedKeys(d.Suspensions) {
+	for _, sname := range slices.Sorted(maps.Keys(d.Suspensions)) {
 		t.Suspensions = append(t.Suspensions, p.suspension(pointer(Extension, name, "suspensions", sname), sname, d.Suspensions[sname]))
 	}
 	return t
@@ -192,7 +193,7 @@ func (p *parser) suspension(at, name string, d declSuspension) *Suspension {
 	if len(d.Actions) == 0 {
 		p.add(at+pointer("actions"), "a suspension needs at least one action that answers it")
 	}
-	for _, aname := range sortedKeys(d.Actions) {
+	for _, aname := range slices.Sorted(maps.Keys(d.Actions)) {
 		aat := at + pointer("actions", aname)
 		p.name(aat, "action", aname)
 		a := d.Actions[aname]
@@ -286,13 +287,4 @@ func (s *Suspension) ActionNames() []string {
 		names[i] = a.Name
 	}
 	return names
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
