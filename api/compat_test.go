@@ -16,10 +16,16 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskbridge-go/taskbridge/internal/protocoltest"
 )
 
-// protocolDir holds the reference schemas and examples, beside the repository.
-const protocolDir = "../../shared/protocol"
+// protocolDir holds the reference schemas and examples, beside the
+// repository; without them the test skips (fails in CI).
+func protocolDir(t *testing.T) string {
+	t.Helper()
+	return protocoltest.Dir(t)
+}
 
 // ourSchemaFor maps each reference example to the schema of ours it is an instance of.
 var ourSchemaFor = map[string]string{
@@ -55,7 +61,7 @@ func reference(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	s, err := c.Compile(filepath.Join(protocolDir, "schemas", name))
+	s, err := c.Compile(filepath.Join(protocolDir(t), "schemas", name))
 	require.NoError(t, err)
 	return s
 }
@@ -71,7 +77,7 @@ func readJSON(t *testing.T, path string) any {
 
 // TestEveryExampleHasASchema keeps ourSchemaFor in step with the examples folder.
 func TestEveryExampleHasASchema(t *testing.T) {
-	entries, err := os.ReadDir(filepath.Join(protocolDir, "examples"))
+	entries, err := os.ReadDir(filepath.Join(protocolDir(t), "examples"))
 	require.NoError(t, err)
 	var names []string
 	for _, e := range entries {
@@ -89,7 +95,7 @@ func TestProtocolExamplesValidateAgainstOurSchemas(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for file, schema := range ourSchemaFor {
 		t.Run(file, func(t *testing.T) {
-			v := readJSON(t, filepath.Join(protocolDir, "examples", file))
+			v := readJSON(t, filepath.Join(protocolDir(t), "examples", file))
 			require.NoError(t, ours(doc, schema, v))
 		})
 	}
@@ -105,7 +111,7 @@ func TestTaskEventAcceptsExactlyWhatTheReferenceAccepts(t *testing.T) {
 		if schema != "TaskEvent" {
 			continue
 		}
-		example := readJSON(t, filepath.Join(protocolDir, "examples", file)).(map[string]any)
+		example := readJSON(t, filepath.Join(protocolDir(t), "examples", file)).(map[string]any)
 		for _, c := range eventVariants(example) {
 			t.Run(file+"/"+c.name, func(t *testing.T) {
 				refErr := ref.Validate(c.value)

@@ -14,7 +14,7 @@ import (
 
 func example(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(protocolDir, "examples", name))
+	data, err := os.ReadFile(filepath.Join(protocolDir(t), "examples", name))
 	require.NoError(t, err)
 	return data
 }

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
@@ -31,35 +30,9 @@ import (
 // failure; nothing is asserted about how long anything takes.
 const guard = 30 * time.Second
 
-// TestMain fails the run when a goroutine of this package or of the hub
-// outlives the tests.
+// TestMain fails the run when a goroutine outlives the tests.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := checkLeaks(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func checkLeaks() error {
-	var leaked []string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		buf := make([]byte, 4<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		leaked = leaked[:0]
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "taskbridge/runtime/ws.") || strings.Contains(g, "taskbridge/runtime/hub.") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return nil
-		}
-	}
-	return fmt.Errorf("leaked goroutines:\n\n%s", strings.Join(leaked, "\n\n"))
+	goleak.VerifyTestMain(m)
 }
 
 // env is one test's world: a memory store, a running hub, a ws.Server and
