@@ -47,6 +47,10 @@ var (
 	ErrTaskNotRunning = errors.New("task is not running in this executor")
 	// ErrSubmission: the executor could not take the task. 503 TASK_SUBMISSION_ERROR.
 	ErrSubmission = errors.New("task submission failed")
+	// ErrUnavailable: a dependency (the store's database, an engine) cannot
+	// be reached, so the operation did not happen; it may succeed when
+	// retried later. Stores and executors wrap it. 503 SERVICE_UNAVAILABLE.
+	ErrUnavailable = errors.New("dependency unavailable")
 	// ErrClosed: the component was closed.
 	ErrClosed = errors.New("closed")
 )

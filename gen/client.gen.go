@@ -171,7 +171,8 @@ type ClientInterface interface {
 	// `id: <eventId>` and `data: <TaskEvent JSON>`, with no `event:` line. Idle
 	// periods carry a comment ping and a heartbeat frame without an `id:` line.
 	// The response ends after the terminal event; a reconnect whose cursor is at
-	// or past the terminal event gets 204.
+	// the terminal event gets 204. A cursor ahead of the task's newest event
+	// cannot have come from this stream: 400 INVALID_REQUEST naming it.
 	//
 	// Corresponds with GET /api/v1/tasks/{taskId}/events/stream (the `StreamTaskEvents` operationId).
 	StreamTaskEvents(ctx context.Context, taskId TaskId, params *StreamTaskEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -359,7 +360,8 @@ func (c *Client) PollTaskEvents(ctx context.Context, taskId TaskId, params *Poll
 // `id: <eventId>` and `data: <TaskEvent JSON>`, with no `event:` line. Idle
 // periods carry a comment ping and a heartbeat frame without an `id:` line.
 // The response ends after the terminal event; a reconnect whose cursor is at
-// or past the terminal event gets 204.
+// the terminal event gets 204. A cursor ahead of the task's newest event
+// cannot have come from this stream: 400 INVALID_REQUEST naming it.
 //
 // Corresponds with GET /api/v1/tasks/{taskId}/events/stream (the `StreamTaskEvents` operationId).
 func (c *Client) StreamTaskEvents(ctx context.Context, taskId TaskId, params *StreamTaskEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -985,7 +987,8 @@ type ClientWithResponsesInterface interface {
 	// `id: <eventId>` and `data: <TaskEvent JSON>`, with no `event:` line. Idle
 	// periods carry a comment ping and a heartbeat frame without an `id:` line.
 	// The response ends after the terminal event; a reconnect whose cursor is at
-	// or past the terminal event gets 204.
+	// the terminal event gets 204. A cursor ahead of the task's newest event
+	// cannot have come from this stream: 400 INVALID_REQUEST naming it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1005,6 +1008,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /ready (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessClientResponse, error)
+}
+
+// CreateTaskClientResponse503Headers the declared response headers of an HTTP 503 response for CreateTask
+type CreateTaskClientResponse503Headers struct {
+	RetryAfter *int
 }
 
 type CreateTaskClientResponse struct {
@@ -1028,6 +1036,8 @@ type CreateTaskClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateTaskClientResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1152,6 +1162,11 @@ func (r ConnectTaskStreamClientResponse) ContentType() string {
 	return ""
 }
 
+// GetTaskClientResponse503Headers the declared response headers of an HTTP 503 response for GetTask
+type GetTaskClientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetTaskClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1163,6 +1178,10 @@ type GetTaskClientResponse struct {
 	JSON404 *NotFound
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *UnprocessableEntity
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetTaskClientResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1183,6 +1202,11 @@ func (r GetTaskClientResponse) GetJSON404() *NotFound {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r GetTaskClientResponse) GetJSON422() *UnprocessableEntity {
 	return r.JSON422
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTaskClientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -1214,6 +1238,11 @@ func (r GetTaskClientResponse) ContentType() string {
 	return ""
 }
 
+// SubmitTaskActionClientResponse503Headers the declared response headers of an HTTP 503 response for SubmitTaskAction
+type SubmitTaskActionClientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type SubmitTaskActionClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1231,6 +1260,10 @@ type SubmitTaskActionClientResponse struct {
 	JSON409 *Conflict
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *UnprocessableEntity
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SubmitTaskActionClientResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1268,6 +1301,11 @@ func (r SubmitTaskActionClientResponse) GetJSON422() *UnprocessableEntity {
 	return r.JSON422
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SubmitTaskActionClientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SubmitTaskActionClientResponse) GetBody() []byte {
 	return r.Body
@@ -1297,6 +1335,11 @@ func (r SubmitTaskActionClientResponse) ContentType() string {
 	return ""
 }
 
+// CancelTaskClientResponse503Headers the declared response headers of an HTTP 503 response for CancelTask
+type CancelTaskClientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CancelTaskClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1310,6 +1353,10 @@ type CancelTaskClientResponse struct {
 	JSON404 *NotFound
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *UnprocessableEntity
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CancelTaskClientResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -1335,6 +1382,11 @@ func (r CancelTaskClientResponse) GetJSON404() *NotFound {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r CancelTaskClientResponse) GetJSON422() *UnprocessableEntity {
 	return r.JSON422
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CancelTaskClientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -1366,6 +1418,11 @@ func (r CancelTaskClientResponse) ContentType() string {
 	return ""
 }
 
+// PollTaskEventsClientResponse503Headers the declared response headers of an HTTP 503 response for PollTaskEvents
+type PollTaskEventsClientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PollTaskEventsClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1379,6 +1436,10 @@ type PollTaskEventsClientResponse struct {
 	JSON404 *NotFound
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *UnprocessableEntity
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PollTaskEventsClientResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1404,6 +1465,11 @@ func (r PollTaskEventsClientResponse) GetJSON404() *NotFound {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r PollTaskEventsClientResponse) GetJSON422() *UnprocessableEntity {
 	return r.JSON422
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PollTaskEventsClientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -1441,6 +1507,11 @@ type StreamTaskEventsClientResponse200Headers struct {
 	XAccelBuffering *string
 }
 
+// StreamTaskEventsClientResponse503Headers the declared response headers of an HTTP 503 response for StreamTaskEvents
+type StreamTaskEventsClientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type StreamTaskEventsClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1452,8 +1523,12 @@ type StreamTaskEventsClientResponse struct {
 	JSON404 *NotFound
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *UnprocessableEntity
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *StreamTaskEventsClientResponse200Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StreamTaskEventsClientResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -1474,6 +1549,11 @@ func (r StreamTaskEventsClientResponse) GetJSON404() *NotFound {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r StreamTaskEventsClientResponse) GetJSON422() *UnprocessableEntity {
 	return r.JSON422
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StreamTaskEventsClientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -1736,7 +1816,8 @@ func (c *ClientWithResponses) PollTaskEventsWithResponse(ctx context.Context, ta
 // `id: <eventId>` and `data: <TaskEvent JSON>`, with no `event:` line. Idle
 // periods carry a comment ping and a heartbeat frame without an `id:` line.
 // The response ends after the terminal event; a reconnect whose cursor is at
-// or past the terminal event gets 204.
+// the terminal event gets 204. A cursor ahead of the task's newest event
+// cannot have come from this stream: 400 INVALID_REQUEST naming it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -1854,6 +1935,19 @@ func ParseCreateTaskClientResponse(rsp *http.Response) (*CreateTaskClientRespons
 
 	}
 
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateTaskClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
 	return response, nil
 }
 
@@ -1935,6 +2029,26 @@ func ParseGetTaskClientResponse(rsp *http.Response) (*GetTaskClientResponse, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetTaskClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -2003,6 +2117,26 @@ func ParseSubmitTaskActionClientResponse(rsp *http.Response) (*SubmitTaskActionC
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers SubmitTaskActionClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -2057,6 +2191,26 @@ func ParseCancelTaskClientResponse(rsp *http.Response) (*CancelTaskClientRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CancelTaskClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -2111,6 +2265,26 @@ func ParsePollTaskEventsClientResponse(rsp *http.Response) (*PollTaskEventsClien
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers PollTaskEventsClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -2161,6 +2335,13 @@ func ParseStreamTaskEventsClientResponse(rsp *http.Response) (*StreamTaskEventsC
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -2181,6 +2362,16 @@ func ParseStreamTaskEventsClientResponse(rsp *http.Response) (*StreamTaskEventsC
 			headers.XAccelBuffering = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 503:
+		var headers StreamTaskEventsClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

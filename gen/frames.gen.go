@@ -28,9 +28,9 @@ const (
 	CloseNormalClosure = 1000
 	// CloseGoingAway: The server is shutting down; resume elsewhere with the last eventId.
 	CloseGoingAway = 1001
-	// ClosePolicyViolation: An invalid frame, a malformed cursor, a failed authentication, or a task that is missing or not the caller's.
+	// ClosePolicyViolation: An invalid frame, a malformed cursor or one ahead of the task's newest event, a failed authentication, or a task that is missing or not the caller's.
 	ClosePolicyViolation = 1008
-	// CloseMessageTooBig: A client frame far over the read limit (smaller excess is a PolicyViolation).
+	// CloseMessageTooBig: A client frame over the read limit.
 	CloseMessageTooBig = 1009
 	// CloseInternalError: The server could not read the task's events; resume with the last eventId.
 	CloseInternalError = 1011

@@ -41,6 +41,7 @@ const (
 	ErrorCodeNotReady               ErrorCode = "NOT_READY"
 	ErrorCodeRequestValidationError ErrorCode = "REQUEST_VALIDATION_ERROR"
 	ErrorCodeRouteNotFound          ErrorCode = "ROUTE_NOT_FOUND"
+	ErrorCodeServiceUnavailable     ErrorCode = "SERVICE_UNAVAILABLE"
 	ErrorCodeTaskNotFound           ErrorCode = "TASK_NOT_FOUND"
 	ErrorCodeTaskOwnershipError     ErrorCode = "TASK_OWNERSHIP_ERROR"
 	ErrorCodeTaskSubmissionError    ErrorCode = "TASK_SUBMISSION_ERROR"
@@ -67,6 +68,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeRequestValidationError:
 		return true
 	case ErrorCodeRouteNotFound:
+		return true
+	case ErrorCodeServiceUnavailable:
 		return true
 	case ErrorCodeTaskNotFound:
 		return true
@@ -407,7 +410,7 @@ func (e TaskSuspendedEventType) Valid() bool {
 
 // CancelTaskRequest defines model for CancelTaskRequest.
 type CancelTaskRequest struct {
-	// Reason Carried by TASK_CANCELLED; absent or null means cancelled_by_user.
+	// Reason Carried by TASK_CANCELLED; absent or null means cancelled_by_user. No control characters.
 	Reason *string `json:"reason,omitempty"`
 }
 
@@ -441,7 +444,7 @@ type CreateTaskMultipartRequest struct {
 
 // CreateTaskRequest defines model for CreateTaskRequest.
 type CreateTaskRequest struct {
-	// ClientRequestId The client's idempotency key for this creation.
+	// ClientRequestId The client's idempotency key for this creation; 1 to 128 characters, no control characters.
 	ClientRequestId string `json:"clientRequestId"`
 
 	// Input Any JSON object.
@@ -648,7 +651,8 @@ type TaskCancelledPayload struct {
 	Reason  string  `json:"reason"`
 }
 
-// TaskClientAction Client command submitted to answer a suspended task.
+// TaskClientAction Client command submitted to answer a suspended task. clientActionId,
+// suspendId and actionType are 1 to 128 characters, no control characters.
 type TaskClientAction struct {
 	ActionType     string `json:"actionType"`
 	ClientActionId string `json:"clientActionId"`
@@ -889,6 +893,8 @@ type ConnectTaskStreamParams struct {
 // PollTaskEventsParams defines parameters for PollTaskEvents.
 type PollTaskEventsParams struct {
 	// AfterEventId Return only events strictly after this eventId; absent means from the start.
+	// A cursor that cannot be an eventId of this task, or one ahead of its newest
+	// event (another task's cursor), is 400 INVALID_REQUEST naming it.
 	AfterEventId *EventId `form:"afterEventId,omitempty" json:"afterEventId,omitempty"`
 
 	// WaitTimeoutMs How long to wait for a first new event when none exists yet; 0 answers at once.

@@ -89,6 +89,9 @@ type API struct {
 	cfg    Config
 	log    *slog.Logger
 	routes map[string]apiRoute // by operationId
+	// multipartFields is the spec's CreateTaskMultipartRequest: the text
+	// fields of a multipart create, which the guard does not validate.
+	multipartFields *openapi3.Schema
 
 	mu       sync.Mutex
 	draining bool           // guarded by mu; set by Drain
@@ -132,7 +135,11 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("services: embedded spec: %w", err)
 	}
-	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec)}, nil
+	multipart, ok := spec.Components.Schemas["CreateTaskMultipartRequest"]
+	if !ok || multipart.Value == nil {
+		return nil, errors.New("services: the embedded spec has no CreateTaskMultipartRequest")
+	}
+	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec), multipartFields: multipart.Value}, nil
 }
 
 // Drain makes /ready answer 503 and refuses new creates with 503

@@ -70,7 +70,7 @@ func (a *API) CreateTask(ctx context.Context, req gen.CreateTaskRequestObject) (
 		b := req.JSONBody
 		cr = createRequest{ClientRequestID: b.ClientRequestId, TaskType: b.TaskType, Input: objectOrNil(b.Input), Metadata: objectOrNil(b.Metadata)}
 	case req.MultipartBody != nil:
-		cr, err = readMultipart(req.MultipartBody, a.cfg.Uploads.Limits(ctx, p))
+		cr, err = readMultipart(req.MultipartBody, a.cfg.Uploads.Limits(ctx, p), a.multipartFields)
 	default:
 		err = newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest,
 			"the body must be application/json or multipart/form-data", "field", "Content-Type")

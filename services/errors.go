@@ -95,6 +95,9 @@ func mapSentinel(err error) *Error {
 		return newError(http.StatusRequestEntityTooLarge, gen.ErrorCodeUploadValidationError, err.Error())
 	case errors.Is(err, taskbridge.ErrUploadRejected):
 		return newError(http.StatusBadRequest, gen.ErrorCodeUploadValidationError, err.Error())
+	case errors.Is(err, taskbridge.ErrUnavailable):
+		return newError(http.StatusServiceUnavailable, gen.ErrorCodeServiceUnavailable,
+			"a service the host depends on cannot be reached; nothing was changed, retry later")
 	case errors.Is(err, taskbridge.ErrSubmission), errors.Is(err, taskbridge.ErrClosed):
 		return newError(http.StatusServiceUnavailable, gen.ErrorCodeTaskSubmissionError,
 			"the task could not be handed to an executor; retry later")
@@ -118,6 +121,7 @@ var statusOf = map[gen.ErrorCode]int{
 	gen.ErrorCodeRequestValidationError: http.StatusUnprocessableEntity,
 	gen.ErrorCodeTaskSubmissionError:    http.StatusServiceUnavailable,
 	gen.ErrorCodeNotReady:               http.StatusServiceUnavailable,
+	gen.ErrorCodeServiceUnavailable:     http.StatusServiceUnavailable,
 	gen.ErrorCodeInternalError:          http.StatusInternalServerError,
 }
 

@@ -82,13 +82,23 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 					if !errors.Is(err, taskbridge.ErrUnauthenticated) {
 						a.log.LogAttrs(req.Context(), slog.LevelError, "auth resolver failed", slog.Any("err", err))
 					}
+					if req.ContentLength != 0 {
+						// Answer at once instead of reading the body to keep
+						// the connection: a caller without credentials may
+						// never send it.
+						c.Response().Header().Set(echo.HeaderConnection, "close")
+					}
 					return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
 				}
 				req = req.WithContext(WithPrincipal(req.Context(), p))
 				c.SetRequest(req)
 			}
-			mediaType, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+			mediaType, mediaParams, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 			multipart := mediaType == echo.MIMEMultipartForm
+			if multipart && (err != nil || !validBoundary(mediaParams["boundary"])) {
+				return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest,
+					"a multipart/form-data body needs a boundary parameter of 1 to 70 characters (RFC 2046)", "field", "Content-Type")
+			}
 			if req.Body != nil && req.Body != http.NoBody && !multipart {
 				req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
 			}
@@ -111,6 +121,21 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// validBoundary reports whether b is a multipart boundary RFC 2046 allows:
+// 1 to 70 of its characters, not ending with a space.
+func validBoundary(b string) bool {
+	if b == "" || len(b) > 70 || b[len(b)-1] == ' ' {
+		return false
+	}
+	for _, r := range b {
+		ok := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("'()+_,-./:=? ", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // validationError turns an openapi3filter failure into the envelope: a
@@ -172,6 +197,11 @@ func schemaField(se *openapi3.SchemaError) string {
 	return cmp.Or(taskspec.FieldOf(se), "/")
 }
 
+// retryAfter is the Retry-After of a 503, in seconds: long enough for a
+// database to come back or a load balancer to move on, short enough that a
+// client does not wait for nothing.
+const retryAfter = "2"
+
 // envelope is the middleware of every route Mount adds: it answers what
 // the route fails with as the error envelope, so that the host's own error
 // handler never sees the API's errors, nor the API the host's.
@@ -207,6 +237,9 @@ func (a *API) writeError(err error, c echo.Context) {
 	a.cfg.Metrics.RequestFailed(c.Path(), string(e.Code))
 	if c.Response().Committed {
 		return
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfter)
 	}
 	body := gen.ErrorResponse{Code: e.Code, Message: e.Message, Details: e.Details, Timestamp: a.now()}
 	if body.Details == nil {

@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/taskbridge-go/taskbridge"
@@ -48,6 +49,28 @@ func ParseCursor(param string, cursor *string) (uint64, error) {
 	return id, nil
 }
 
+// notAhead refuses a cursor ahead of the task's newest event: it cannot
+// have come from this task's stream (another task's cursor, a database
+// that lost data), and a stream after it would wait for events that are
+// never sent. The task was read from the store, which judges it: every
+// event a client was ever sent is at or before its LastEventID.
+func notAhead(param string, after uint64, t taskbridge.Task) error {
+	if after <= t.LastEventID {
+		return nil
+	}
+	return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest,
+		param+" is ahead of the task's newest event: it is not a cursor of this task",
+		"field", param, "lastEventId", eventIDOrNull(t.LastEventID))
+}
+
+// eventIDOrNull is an eventId for details, nil before the first event.
+func eventIDOrNull(id uint64) any {
+	if id == 0 {
+		return nil
+	}
+	return taskbridge.FormatEventID(id)
+}
+
 // PollTaskEvents answers the events after the cursor. When there are none
 // yet and waitTimeoutMs is above 0 it waits for the first new one, up to
 // that long (or until the notifier shuts down).
@@ -58,6 +81,9 @@ func (a *API) PollTaskEvents(ctx context.Context, req gen.PollTaskEventsRequestO
 	}
 	_, t, err := a.task(ctx, req.TaskId)
 	if err != nil {
+		return nil, err
+	}
+	if err := notAhead("afterEventId", after, t); err != nil {
 		return nil, err
 	}
 	limit := DefaultMaxEvents

@@ -31,8 +31,9 @@ func noStreams(transport string) *Error {
 }
 
 // StreamTaskEvents checks the task and the cursor (Last-Event-ID wins over
-// lastEventId) and hands the stream to the runtime. A cursor at or past the
-// terminal event answers 204, which tells EventSource to stop reconnecting.
+// lastEventId) and hands the stream to the runtime. A cursor at the
+// terminal event answers 204, which tells EventSource to stop reconnecting;
+// one ahead of the newest event 400.
 func (a *API) StreamTaskEvents(ctx context.Context, req gen.StreamTaskEventsRequestObject) (gen.StreamTaskEventsResponseObject, error) {
 	param, cursor := "lastEventId", req.Params.LastEventId
 	if req.Params.LastEventID != nil {
@@ -46,7 +47,10 @@ func (a *API) StreamTaskEvents(ctx context.Context, req gen.StreamTaskEventsRequ
 	if err != nil {
 		return nil, err
 	}
-	if t.Status.IsTerminal() && after >= t.LastEventID {
+	if err := notAhead(param, after, t); err != nil {
+		return nil, err
+	}
+	if t.Status.IsTerminal() && after == t.LastEventID {
 		return gen.StreamTaskEvents204Response{}, nil
 	}
 	if a.cfg.SSE == nil {

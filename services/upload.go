@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
 )
@@ -21,7 +23,7 @@ const maxFieldBytes = DefaultMaxBodyBytes
 // readMultipart reads a multipart create part by part. Files are checked
 // against the limits while they stream in, so an oversized or unwanted
 // upload is refused as soon as it is seen, never buffered whole.
-func readMultipart(r *multipart.Reader, limits taskbridge.UploadLimits) (createRequest, error) {
+func readMultipart(r *multipart.Reader, limits taskbridge.UploadLimits, fieldsSchema *openapi3.Schema) (createRequest, error) {
 	limits = withUploadDefaults(limits)
 	fields := map[string]string{}
 	var files []taskbridge.Attachment
@@ -59,7 +61,7 @@ func readMultipart(r *multipart.Reader, limits taskbridge.UploadLimits) (createR
 			return createRequest{}, unprocessable("/"+name, fmt.Sprintf("property %q is unsupported", name))
 		}
 	}
-	return multipartRequest(fields, files)
+	return multipartRequest(fields, files, fieldsSchema)
 }
 
 func malformedMultipart(err error) *Error {
@@ -112,18 +114,20 @@ func readFile(part *multipart.Part, limits taskbridge.UploadLimits, totalLeft in
 	return taskbridge.Attachment{Field: part.FormName(), Name: part.FileName(), ContentType: contentType, Data: buf.Bytes()}, nil
 }
 
-// multipartRequest checks the text fields as the spec's
-// CreateTaskMultipartRequest does and decodes input and metadata.
-func multipartRequest(fields map[string]string, files []taskbridge.Attachment) (createRequest, error) {
+// multipartRequest checks the text fields against the spec's
+// CreateTaskMultipartRequest and decodes input and metadata.
+func multipartRequest(fields map[string]string, files []taskbridge.Attachment, schema *openapi3.Schema) (createRequest, error) {
 	cr := createRequest{ClientRequestID: fields["clientRequestId"], TaskType: fields["taskType"], Attachments: files}
-	for _, name := range []string{"clientRequestId", "taskType"} {
-		v, ok := fields[name]
-		switch {
-		case !ok:
-			return cr, unprocessable("/"+name, fmt.Sprintf("property %q is missing", name))
-		case v == "" || utf8.RuneCountInString(v) > 128:
-			return cr, unprocessable("/"+name, "length must be 1 to 128 characters")
+	text := make(map[string]any, len(fields))
+	for name, v := range fields {
+		text[name] = v
+	}
+	if err := schema.VisitJSON(text); err != nil {
+		var se *openapi3.SchemaError
+		if errors.As(err, &se) {
+			return cr, unprocessable(schemaField(se), se.Reason)
 		}
+		return cr, unprocessable("/", "the fields do not match the API")
 	}
 	var err error
 	if cr.Input, err = jsonObjectField(fields, "input"); err != nil {

@@ -1,19 +1,42 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/internal/pgtest"
 )
+
+// onEveryStore runs test against a host on the memory store and one on
+// PostgreSQL (skipped without a test database, never in CI).
+func onEveryStore(t *testing.T, test func(t *testing.T, h *host)) {
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		test(t, startHost(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		url := pgtest.URL(t)
+		h := startHost(t, "-store", "postgres", "-postgres-url", url, "-postgres-schema", pgtest.Schema(t, url, "tbbad"))
+		h.awaitReady(t)
+		test(t, h)
+	})
+}
 
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	h := startHost(t)
+	onEveryStore(t, badInput)
+}
+
+func badInput(t *testing.T, h *host) {
 	id := h.createScripted(t, "alice", "target", step("suspend", map[string]any{"reasonCode": "R", "allowedActions": []string{"approve"}}))
 	tasks := "/api/v1/tasks"
 	scripted := func(steps string) string {
@@ -51,6 +74,20 @@ func TestBadInput(t *testing.T) {
 		{"SSE: malformed lastEventId", "GET", tasks + "/" + id + "/events/stream?lastEventId=x", "", ``, 400, gen.ErrorCodeInvalidRequest, "lastEventId"},
 		{"unknown route", "GET", "/api/v1/nothing", "", ``, 404, gen.ErrorCodeRouteNotFound, ""},
 		{"wrong method", "DELETE", tasks + "/" + id, "", ``, 405, gen.ErrorCodeMethodNotAllowed, ""},
+
+		{"multipart without a boundary", "POST", tasks, "multipart/form-data", "--x\r\n", 400, gen.ErrorCodeInvalidRequest, "Content-Type"},
+		{"multipart with an empty boundary", "POST", tasks, "multipart/form-data; boundary=", "--\r\n", 400, gen.ErrorCodeInvalidRequest, "Content-Type"},
+		{"multipart with a boundary too long", "POST", tasks, "multipart/form-data; boundary=" + strings.Repeat("b", 71), "", 400, gen.ErrorCodeInvalidRequest, "Content-Type"},
+		{"multipart with a bad boundary character", "POST", tasks, `multipart/form-data; boundary="a;b"`, "", 400, gen.ErrorCodeInvalidRequest, "Content-Type"},
+		{"multipart with a malformed Content-Type", "POST", tasks, "multipart/form-data; boundary", "", 400, gen.ErrorCodeInvalidRequest, "Content-Type"},
+
+		{"NUL in clientRequestId", "POST", tasks, "application/json", `{"clientRequestId":"a\u0000b","taskType":"echo"}`, 422, gen.ErrorCodeRequestValidationError, "/clientRequestId"},
+		{"newline in clientRequestId", "POST", tasks, "application/json", `{"clientRequestId":"a\nb","taskType":"echo"}`, 422, gen.ErrorCodeRequestValidationError, "/clientRequestId"},
+		{"C1 control in taskType", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"echo\u0085"}`, 422, gen.ErrorCodeRequestValidationError, "/taskType"},
+		{"NUL in clientActionId", "POST", tasks + "/" + id + "/actions", "application/json", `{"clientActionId":"a\u0000","suspendId":"s","actionType":"approve"}`, 422, gen.ErrorCodeRequestValidationError, "/clientActionId"},
+		{"DEL in suspendId", "POST", tasks + "/" + id + "/actions", "application/json", `{"clientActionId":"a","suspendId":"s\u007f","actionType":"approve"}`, 422, gen.ErrorCodeRequestValidationError, "/suspendId"},
+		{"tab in actionType", "POST", tasks + "/" + id + "/actions", "application/json", `{"clientActionId":"a","suspendId":"s","actionType":"app\trove"}`, 422, gen.ErrorCodeRequestValidationError, "/actionType"},
+		{"NUL in a cancel reason", "POST", tasks + "/" + id + "/cancel", "application/json", `{"reason":"stop\u0000"}`, 422, gen.ErrorCodeRequestValidationError, "/reason"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -68,4 +105,22 @@ func TestBadInput(t *testing.T) {
 	snap, err := h.client(t, "alice").GetTaskWithResponse(t.Context(), id)
 	require.NoError(t, err)
 	require.Equal(t, gen.TaskStatusRunning, snap.JSON200.Status)
+}
+
+// A request without credentials is answered 401 at once, without waiting
+// for a body its sender may never send, and its connection is closed.
+func TestUnauthenticatedPartialBodyIsAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("POST /api/v1/tasks HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"))
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(guardWait))) // a hang fails; nothing is measured
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the host answers before the body is complete")
+	defer res.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	require.True(t, res.Close, "the connection is not kept for the rest of the body")
 }

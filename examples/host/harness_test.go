@@ -300,3 +300,16 @@ func (h *host) waitFor(t *testing.T, subject, taskID, eventType string) wireEven
 }
 
 func step(kind string, v any) map[string]any { return map[string]any{kind: v} }
+
+// lastEventID is the task's newest eventId as its snapshot tells it, 0
+// before its first event.
+func (h *host) lastEventID(t *testing.T, subject, taskID string) int {
+	t.Helper()
+	snap, err := h.client(t, subject).GetTaskWithResponse(t.Context(), taskID)
+	require.NoError(t, err)
+	require.NotNil(t, snap.JSON200, "status %d", snap.StatusCode())
+	if snap.JSON200.LastEventId == nil {
+		return 0
+	}
+	return eventNumber(t, *snap.JSON200.LastEventId)
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/internal/pgtest"
 )
 
@@ -174,4 +175,46 @@ func TestDatabaseOutageMidStream(t *testing.T) {
 		require.NoError(t, s.err, name)
 		require.Equal(t, want, s.events, "%s: the complete history, nothing lost or repeated", name)
 	}
+}
+
+// TestDatabaseUnreachableIs503 takes the database away from a running host:
+// every request that needs it answers 503 SERVICE_UNAVAILABLE with
+// Retry-After and changes nothing, and once the database is back the same
+// requests succeed.
+func TestDatabaseUnreachableIs503(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.URL(t)
+	proxy, viaProxy := newDBProxy(t, dbURL)
+	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost"))
+	h.awaitReady(t)
+	id := h.createScripted(t, "alice", "before", step("sleepMs", 600000))
+	h.waitFor(t, "alice", id, "TASK_STARTED")
+
+	proxy.cut()
+	create := map[string]any{"clientRequestId": "during", "taskType": "echo"}
+	requests := []struct {
+		method, path string
+		body         any
+	}{
+		{http.MethodPost, "/api/v1/tasks", create},
+		{http.MethodGet, "/api/v1/tasks/" + id, nil},
+		{http.MethodGet, "/api/v1/tasks/" + id + "/events", nil},
+		{http.MethodGet, "/api/v1/tasks/" + id + "/events/stream", nil},
+		{http.MethodPost, "/api/v1/tasks/" + id + "/cancel", map[string]any{"reason": "stop"}},
+		{http.MethodPost, "/api/v1/tasks/" + id + "/actions", map[string]any{"clientActionId": "a", "suspendId": "s", "actionType": "x"}},
+	}
+	for _, r := range requests {
+		res := h.doJSON(t, r.method, r.path, "alice", r.body)
+		requireEnvelope(t, res, http.StatusServiceUnavailable, gen.ErrorCodeServiceUnavailable)
+		require.Equal(t, "2", res.header.Get("Retry-After"), "%s %s", r.method, r.path)
+	}
+
+	proxy.restore()
+	h.awaitReady(t)
+	r := h.doJSON(t, http.MethodPost, "/api/v1/tasks", "alice", create)
+	require.Equal(t, http.StatusCreated, r.status, "the create during the outage stored nothing: %s", r.body)
+	snap := h.do(t, http.MethodGet, "/api/v1/tasks/"+id, "alice", "", nil)
+	require.Equal(t, http.StatusOK, snap.status)
+	require.Contains(t, string(snap.body), `"status":"RUNNING"`, "the cancel during the outage changed nothing")
+	h.do(t, http.MethodPost, "/api/v1/tasks/"+id+"/cancel", "alice", "", nil)
 }

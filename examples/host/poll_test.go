@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"testing"
 
@@ -36,12 +37,18 @@ func TestPollCursors(t *testing.T) {
 		require.False(t, p.HasMore)
 		require.Equal(t, "7", *p.NextAfterEventID)
 	})
-	t.Run("cursor at or past the head: empty, the cursor is kept", func(t *testing.T) {
-		for _, cursor := range []string{"7", "99"} {
-			p := h.poll(t, "alice", id, "afterEventId="+cursor)
-			require.Empty(t, p.Events)
-			require.False(t, p.HasMore)
-			require.Equal(t, cursor, *p.NextAfterEventID)
+	t.Run("cursor at the head: empty, the cursor is kept", func(t *testing.T) {
+		p := h.poll(t, "alice", id, "afterEventId=7")
+		require.Empty(t, p.Events)
+		require.False(t, p.HasMore)
+		require.Equal(t, "7", *p.NextAfterEventID)
+	})
+	t.Run("cursor ahead of the head: 400 naming it, not a silent empty page", func(t *testing.T) {
+		for _, cursor := range []string{"8", "999"} {
+			r := h.do(t, http.MethodGet, "/api/v1/tasks/"+id+"/events?waitTimeoutMs=60000&afterEventId="+cursor, "alice", "", nil)
+			details := requireEnvelope(t, r, http.StatusBadRequest, gen.ErrorCodeInvalidRequest)
+			require.Equal(t, "afterEventId", details["field"], cursor)
+			require.Equal(t, "7", details["lastEventId"], "the envelope tells the task's newest eventId")
 		}
 	})
 	t.Run("waiting on an ended task answers at once", func(t *testing.T) {
@@ -106,11 +113,40 @@ func TestSSEAfterTheEndIs204(t *testing.T) {
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.base+"/api/v1/tasks/"+id+"/events/stream?lastEventId=1", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer alice")
-	req.Header.Set("Last-Event-ID", "9")
+	req.Header.Set("Last-Event-ID", "3")
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusNoContent, res.StatusCode, "Last-Event-ID wins over lastEventId")
 	r = h.do(t, http.MethodGet, "/api/v1/tasks/"+id+"/events/stream?lastEventId=x9", "alice", "", nil)
 	requireEnvelope(t, r, http.StatusBadRequest, gen.ErrorCodeInvalidRequest)
+}
+
+// A cursor ahead of the task's newest event cannot have come from its
+// stream (another task's cursor): SSE answers 400 naming it, live task or
+// ended, instead of a stream that waits for events that never come.
+func TestSSECursorAheadIs400(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	live := h.createScripted(t, "alice", "live", step("sleepMs", 600000))
+	h.waitFor(t, "alice", live, "TASK_STARTED")
+	ended := h.createScripted(t, "alice", "ended")
+	require.Len(t, h.follow(t, "alice", ended), 2)
+	for _, id := range []string{live, ended} {
+		r := h.do(t, http.MethodGet, "/api/v1/tasks/"+id+"/events/stream?lastEventId=999", "alice", "", nil)
+		details := requireEnvelope(t, r, http.StatusBadRequest, gen.ErrorCodeInvalidRequest)
+		require.Equal(t, "lastEventId", details["field"])
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.base+"/api/v1/tasks/"+id+"/events/stream", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer alice")
+		req.Header.Set("Last-Event-ID", "3")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusBadRequest, res.StatusCode, "%s", body)
+		require.Contains(t, string(body), `"field":"Last-Event-ID"`)
+	}
+	h.do(t, http.MethodPost, "/api/v1/tasks/"+live+"/cancel", "alice", "", nil)
 }

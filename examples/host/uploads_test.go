@@ -95,6 +95,9 @@ func TestMultipartCreate(t *testing.T) {
 		{"unknown field", [][2]string{{"clientRequestId", "b4"}, {"taskType", "echo"}, {"color", "red"}}, nil, 422, gen.ErrorCodeRequestValidationError, "/color"},
 		{"field twice", [][2]string{{"clientRequestId", "b5"}, {"clientRequestId", "b6"}, {"taskType", "echo"}}, nil, 422, gen.ErrorCodeRequestValidationError, "/clientRequestId"},
 		{"too many files", [][2]string{{"clientRequestId", "b7"}, {"taskType", "echo"}}, manyFiles(11), 400, gen.ErrorCodeUploadValidationError, ""},
+		{"NUL in clientRequestId", [][2]string{{"clientRequestId", "b8\x00"}, {"taskType", "echo"}}, nil, 422, gen.ErrorCodeRequestValidationError, "/clientRequestId"},
+		{"control character in taskType", [][2]string{{"clientRequestId", "b9"}, {"taskType", "echo\x1b"}}, nil, 422, gen.ErrorCodeRequestValidationError, "/taskType"},
+		{"clientRequestId too long", [][2]string{{"clientRequestId", strings.Repeat("é", 129)}, {"taskType", "echo"}}, nil, 422, gen.ErrorCodeRequestValidationError, "/clientRequestId"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {

@@ -79,6 +79,7 @@ func TestWebSocketPolicyViolations(t *testing.T) {
 		"another's task":   `{"action":"subscribe","taskId":"` + id + `"}`,
 		"missing task":     `{"action":"subscribe","taskId":"NOSUCHTASK"}`,
 		"unknown field":    `{"action":"subscribe","taskId":"` + id + `","extra":1}`,
+		"cursor ahead":     `{"action":"subscribe","taskId":"` + id + `","lastEventId":"999"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			conn := h.dialWS(t, "mallory")

@@ -24,17 +24,18 @@
 // # Closing
 //
 // The server closes with 1000 (normal closure) right after the terminal
-// event, or right after the confirmation when the cursor is already at or
-// past the terminal event of an ended task. It closes with 1008 (policy
-// violation) when the first frame is not a valid subscribe frame (not JSON,
-// unknown action or field, missing taskId, a binary frame, a frame longer
-// than Settings.ReadLimit, no frame within Settings.SubscribeTimeout), when
-// lastEventId is malformed, when the task is missing or not the caller's, and
-// on any frame after the subscribe frame. No error frame is sent: the close
-// reason names the error code, as in "TASK_NOT_FOUND: task not found". It
-// closes with 1001 (going away) on Shutdown and when the hub closes, and
-// with 1011 (internal error) when the task's events cannot be read; the
-// client resumes by cursor in both cases.
+// event, or right after the confirmation when the cursor is already at the
+// terminal event of an ended task. It closes with 1008 (policy violation)
+// when the first frame is not a valid subscribe frame (not JSON, unknown
+// action or field, missing taskId, a binary frame, no frame within
+// Settings.SubscribeTimeout), when lastEventId is malformed or ahead of the
+// task's newest event (it cannot be a cursor of this task), when the task is
+// missing or not the caller's, and on any frame after the subscribe frame;
+// with 1009 (message too big) on a frame longer than Settings.ReadLimit. No
+// error frame is sent: the close reason names the error code, as in
+// "TASK_NOT_FOUND: task not found". It closes with 1001 (going away) on
+// Shutdown and when the hub closes, and with 1011 (internal error) when the
+// task's events cannot be read; the client resumes by cursor in both cases.
 //
 // # Slow and dead peers
 //

@@ -139,7 +139,7 @@ func (ss *session) why(c closeReq) (taskbridge.StreamReason, error) {
 		return taskbridge.StreamEnded, nil
 	case c.code == gen.CloseGoingAway:
 		return taskbridge.StreamShutdown, nil
-	case c.code == gen.ClosePolicyViolation:
+	case c.code == gen.ClosePolicyViolation, c.code == gen.CloseMessageTooBig:
 		return taskbridge.StreamRefused, errors.New(c.reason)
 	case c.code == gen.CloseInternalError:
 		return taskbridge.StreamFailed, errors.New(c.reason)
@@ -147,6 +147,8 @@ func (ss *session) why(c closeReq) (taskbridge.StreamReason, error) {
 		return taskbridge.StreamSlowReader, errors.New(c.reason)
 	case errors.As(ss.writeErr, &ne) && ne.Timeout():
 		return taskbridge.StreamSlowReader, ss.writeErr
+	case errors.Is(ss.readErr, websocket.ErrReadLimit):
+		return taskbridge.StreamRefused, ss.readErr // the library closed with 1009
 	case ss.readErr != nil && !websocket.IsCloseError(ss.readErr, websocket.CloseNormalClosure, websocket.CloseGoingAway):
 		return taskbridge.StreamClientGone, ss.readErr // a dead peer, or one that stopped answering pings
 	}
@@ -295,6 +297,12 @@ func (ss *session) subscribe(m inbound) (subscription, closeReq, bool) {
 	if err != nil {
 		return subscription{}, ss.failed(err), false
 	}
+	if sub.cursor > task.LastEventID {
+		// Not a cursor of this task (another task's, or a database that
+		// lost data): no event after it may ever come. The store, which
+		// open read, judges it.
+		return subscription{}, policy(gen.ErrorCodeInvalidRequest, "lastEventId is ahead of the task's newest event"), false
+	}
 	sub.task = task
 	return sub, closeReq{}, true
 }
@@ -305,7 +313,7 @@ func decode(m inbound, limit int) (gen.SubscribeFrame, closeReq, bool) {
 	case m.binary:
 		return gen.SubscribeFrame{}, policy(gen.ErrorCodeInvalidRequest, "binary frames are not accepted"), false
 	case m.tooBig:
-		return gen.SubscribeFrame{}, policy(gen.ErrorCodeInvalidRequest, fmt.Sprintf("frame over %d bytes", limit)), false
+		return gen.SubscribeFrame{}, closeReq{code: gen.CloseMessageTooBig, reason: reasonOf(gen.ErrorCodeInvalidRequest, fmt.Sprintf("frame over %d bytes", limit))}, false
 	case !json.Valid(m.data):
 		return gen.SubscribeFrame{}, policy(gen.ErrorCodeInvalidRequest, "frame is not JSON"), false
 	}
@@ -339,13 +347,10 @@ func (ss *session) follow(sub subscription) closeReq {
 	opened := ss.event(taskbridge.StreamOpened)
 	opened.Cursor, ss.cursor = sub.cursor, sub.cursor
 	ss.cfg.Diagnostics.StreamEvent(opened)
-	if sub.task.Status.IsTerminal() && sub.cursor >= sub.task.LastEventID {
+	if sub.task.Status.IsTerminal() && sub.cursor == sub.task.LastEventID {
 		return ended()
 	}
 	heartbeat := mustJSON(gen.HeartbeatFrame{Type: gen.HeartbeatFrameTypeHeartbeat, TaskId: sub.task.ID, Live: true})
-	// ahead: the cursor is past the task's newest event, so the terminal
-	// event may never come after it; the task is checked on each wake.
-	ahead := sub.cursor > sub.task.LastEventID
 
 	hb := time.NewTimer(ss.cfg.HeartbeatInterval)
 	defer hb.Stop()
@@ -369,20 +374,8 @@ func (ss *session) follow(sub subscription) closeReq {
 			}
 			wait = changed
 			if len(events) > 0 {
-				ahead = false
 				hb.Reset(ss.cfg.HeartbeatInterval)
 				wait = ready
-			} else if ahead {
-				// The wait channel is taken, so an append after this check
-				// still wakes the loop.
-				t, err := ss.open(ss.ctx, sub.task.ID)
-				if err != nil {
-					return ss.failed(err)
-				}
-				if t.Status.IsTerminal() && t.LastEventID <= f.Cursor() {
-					return ended()
-				}
-				ahead = t.LastEventID < f.Cursor()
 			}
 		}
 		select {

@@ -3,6 +3,7 @@ package ws_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -73,7 +74,7 @@ func TestReplayFromTheStart(t *testing.T) {
 	}
 }
 
-func TestCursorAtOrPastTheTerminalEvent(t *testing.T) {
+func TestCursorAtTheTerminalEvent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, ws.Settings{})
 	id := e.runningTask(2)
@@ -81,7 +82,7 @@ func TestCursorAtOrPastTheTerminalEvent(t *testing.T) {
 	for _, tc := range []struct {
 		cursor string
 		want   []uint64
-	}{{"3", nil}, {"9", nil}, {"2", []uint64{3}}, {"0", span(1, 3)}} {
+	}{{"3", nil}, {"2", []uint64{3}}, {"0", span(1, 3)}} {
 		t.Run(tc.cursor, func(t *testing.T) {
 			c := e.dial()
 			subscribe(t, c, id, tc.cursor)
@@ -112,29 +113,28 @@ func TestReplayOfAnEndedTaskIsWhole(t *testing.T) {
 	}
 }
 
-// A cursor past the newest event of a live task waits for events after it,
-// and still ends with 1000 when the task ends at or before the cursor.
-func TestCursorAheadOfALiveTask(t *testing.T) {
+// A cursor ahead of the task's newest event cannot be one of its cursors
+// (another task's, a database that lost data): 1008, never a session that
+// waits for events it will never be sent. A cursor equal to the newest
+// event is a client that saw everything so far.
+func TestCursorAheadOfTheTaskIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, ws.Settings{})
-	short := e.runningTask(2)
-	long := e.runningTask(2)
-	cs, cl := e.dial(), e.dial()
-	subscribe(t, cs, short, "5")
-	subscribe(t, cl, long, "3")
-	confirmed(t, cs, short)
-	confirmed(t, cl, long)
-	e.add(short, taskbridge.EventMessage)
-	e.add(short, taskbridge.EventCompleted) // event 4 <= 5
-	for range 3 {
-		e.add(long, taskbridge.EventMessage)
+	live := e.runningTask(2)
+	ended := e.runningTask(2)
+	e.add(ended, taskbridge.EventCompleted) // event 3
+	for _, tc := range []struct{ task, cursor string }{{live, "3"}, {live, "999"}, {ended, "4"}} {
+		c := e.dial()
+		subscribe(t, c, tc.task, tc.cursor)
+		_, ce := next(t, c)
+		requireClose(t, ce, gen.ClosePolicyViolation, "INVALID_REQUEST: lastEventId is ahead")
 	}
-	e.add(long, taskbridge.EventCompleted) // event 6
-	ids, ce := events(t, cs)
-	require.Empty(t, ids)
-	requireClose(t, ce, gen.CloseNormalClosure, "")
-	ids, ce = events(t, cl)
-	require.Equal(t, span(4, 6), ids)
+	c := e.dial()
+	subscribe(t, c, live, "2")
+	confirmed(t, c, live)
+	e.add(live, taskbridge.EventCompleted)
+	ids, ce := events(t, c)
+	require.Equal(t, []uint64{3}, ids)
 	requireClose(t, ce, gen.CloseNormalClosure, "")
 }
 
@@ -191,7 +191,6 @@ func TestPolicyViolations(t *testing.T) {
 		{"BinaryFrame", func(t *testing.T, c *websocket.Conn) {
 			require.NoError(t, c.WriteMessage(websocket.BinaryMessage, []byte(`{"action":"subscribe","taskId":"`+id+`"}`)))
 		}, "INVALID_REQUEST: binary"},
-		{"OverReadLimit", text(`{"action":"subscribe","taskId":"` + strings.Repeat("a", ws.DefaultReadLimit) + `"}`), "INVALID_REQUEST: frame over"},
 		{"CursorLetters", text(`{"action":"subscribe","taskId":"` + id + `","lastEventId":"abc"}`), "INVALID_REQUEST: malformed lastEventId"},
 		{"CursorLeadingZero", text(`{"action":"subscribe","taskId":"` + id + `","lastEventId":"01"}`), "INVALID_REQUEST: malformed lastEventId"},
 		{"CursorEmpty", text(`{"action":"subscribe","taskId":"` + id + `","lastEventId":""}`), "INVALID_REQUEST: malformed lastEventId"},
@@ -231,6 +230,30 @@ func TestPolicyViolations(t *testing.T) {
 	ids, ce = events(t, c)
 	require.Equal(t, span(1, 2), ids)
 	requireClose(t, ce, gen.CloseNormalClosure, "")
+}
+
+// A frame over the read limit closes with 1009, whether it is read to just
+// past the limit or refused by its header. The server may close while the
+// client still writes a huge frame; then the client may see the reset
+// instead of the close frame, but never another close code.
+func TestFrameOverTheReadLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ws.Settings{})
+	id := e.runningTask(1)
+	for _, size := range []int{ws.DefaultReadLimit + 1, 32 << 10, 1 << 20} {
+		c := e.dial()
+		frame := `{"action":"subscribe","taskId":"` + id + `","lastEventId":"` + strings.Repeat("1", size) + `"}`
+		written := make(chan error, 1)
+		go func() { written <- c.WriteMessage(websocket.TextMessage, []byte(frame)) }()
+		var ce *websocket.CloseError
+		_, _, err := c.ReadMessage()
+		if size < 64<<10 || errors.As(err, &ce) {
+			require.ErrorAs(t, err, &ce, "size %d", size)
+			require.Equal(t, websocket.CloseMessageTooBig, ce.Code, "size %d: %s", size, ce.Text)
+		}
+		<-written
+		require.Equal(t, taskbridge.StreamRefused, e.diag.Closed().Reason, "size %d", size)
+	}
 }
 
 func TestNoSubscribeInTime(t *testing.T) {

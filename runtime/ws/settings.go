@@ -42,9 +42,10 @@ type Settings struct {
 	// subscribe frame before it is closed with 1008. Default 10 s.
 	SubscribeTimeout time.Duration
 	// ReadLimit bounds one incoming message in bytes; a longer one closes
-	// the connection with 1008. A message over 16 times the limit (at least
-	// 64 KiB) is refused by the WebSocket library as soon as its header
-	// arrives, with 1009 (message too big), without being read. Default 4 KiB.
+	// the connection with 1009 (message too big). Up to 16 times the limit
+	// (at least 64 KiB) the message is read to one byte past the limit;
+	// beyond that the WebSocket library refuses it as soon as its header
+	// arrives, without reading it. Default 4 KiB.
 	ReadLimit int
 	// BatchSize bounds the events taken from the hub at once. Default 256.
 	BatchSize int

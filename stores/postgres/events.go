@@ -74,7 +74,8 @@ func movableFrom(next taskbridge.TaskStatus) []string {
 // watching process. See taskbridge.EventStore for the errors; besides those,
 // a Suspension without a TASK_SUSPENDED event or without a SuspendID is
 // refused.
-func (s *Store) Append(ctx context.Context, taskID string, a taskbridge.Append) (taskbridge.Event, error) {
+func (s *Store) Append(ctx context.Context, taskID string, a taskbridge.Append) (_ taskbridge.Event, err error) {
+	defer unavailable(&err)
 	return s.appendWith(ctx, s.pool, taskID, a)
 }
 
@@ -167,7 +168,8 @@ func (s *Store) refusal(ctx context.Context, q querier, taskID string, a taskbri
 
 // ReadAfter returns up to limit events with ids greater than after, in
 // order, or ErrTaskNotFound. A limit of zero or less returns none.
-func (s *Store) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]taskbridge.Event, error) {
+func (s *Store) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) (_ []taskbridge.Event, err error) {
+	defer unavailable(&err)
 	events := []taskbridge.Event{}
 	// Ids are below 2^63; a cursor beyond has nothing after it.
 	if limit > 0 && after < math.MaxInt64 {

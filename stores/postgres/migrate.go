@@ -53,6 +53,7 @@ func loadMigrations() ([]migration, error) {
 // applied exactly once; a schema already current is left alone. It fails
 // when the database is unreachable: a host retries it.
 func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
+	defer unavailable(&err)
 	all, err := loadMigrations()
 	if err != nil {
 		return nil, err

@@ -87,7 +87,8 @@ func suspensionNotFound(ctx context.Context, q querier, taskID, suspendID string
 
 // GetSuspension returns the suspension, or ErrSuspensionNotFound (which
 // also wraps ErrTaskNotFound when the task is missing).
-func (s *Store) GetSuspension(ctx context.Context, taskID, suspendID string) (taskbridge.Suspension, error) {
+func (s *Store) GetSuspension(ctx context.Context, taskID, suspendID string) (_ taskbridge.Suspension, err error) {
+	defer unavailable(&err)
 	rows, _ := s.pool.Query(ctx, `SELECT `+suspensionColumns+` FROM suspensions
 		WHERE task_id = $1 AND suspend_id = $2`, taskID, suspendID)
 	sp, err := pgx.CollectExactlyOneRow(rows, scanSuspension)
@@ -102,7 +103,8 @@ func (s *Store) GetSuspension(ctx context.Context, taskID, suspendID string) (ta
 
 // OpenSuspensionOf returns the task's open suspension (the newest, should
 // there be several), ok=false when it has none, or ErrTaskNotFound.
-func (s *Store) OpenSuspensionOf(ctx context.Context, taskID string) (taskbridge.Suspension, bool, error) {
+func (s *Store) OpenSuspensionOf(ctx context.Context, taskID string) (_ taskbridge.Suspension, _ bool, err error) {
+	defer unavailable(&err)
 	rows, _ := s.pool.Query(ctx, `SELECT `+suspensionColumns+` FROM suspensions
 		WHERE task_id = $1 AND state = 'open' ORDER BY opened_event_id DESC LIMIT 1`, taskID)
 	sp, err := pgx.CollectExactlyOneRow(rows, scanSuspension)
@@ -122,7 +124,8 @@ func (s *Store) OpenSuspensionOf(ctx context.Context, taskID string) (taskbridge
 // or before now to expired (ResolvedAt = now), pending hand-off, the most
 // overdue first, and returns how many it moved. Concurrent sweeps skip each
 // other's rows.
-func (s *Store) ExpireSuspensions(ctx context.Context, now time.Time, limit int) (int, error) {
+func (s *Store) ExpireSuspensions(ctx context.Context, now time.Time, limit int) (_ int, err error) {
+	defer unavailable(&err)
 	if limit <= 0 {
 		return 0, nil
 	}
@@ -139,7 +142,8 @@ func (s *Store) ExpireSuspensions(ctx context.Context, now time.Time, limit int)
 
 // PendingHandOffs returns up to limit resolved or expired suspensions whose
 // outcome was not handed off yet, oldest ResolvedAt first.
-func (s *Store) PendingHandOffs(ctx context.Context, limit int) ([]taskbridge.Suspension, error) {
+func (s *Store) PendingHandOffs(ctx context.Context, limit int) (_ []taskbridge.Suspension, err error) {
+	defer unavailable(&err)
 	if limit <= 0 {
 		return []taskbridge.Suspension{}, nil
 	}
@@ -158,7 +162,8 @@ func (s *Store) PendingHandOffs(ctx context.Context, limit int) ([]taskbridge.Su
 // It returns ErrSuspensionNotFound for an unknown suspension and nil,
 // changing nothing, for a suspension with nothing to hand off or already
 // handed off.
-func (s *Store) MarkHandedOff(ctx context.Context, taskID, suspendID string) error {
+func (s *Store) MarkHandedOff(ctx context.Context, taskID, suspendID string) (err error) {
+	defer unavailable(&err)
 	tag, err := s.pool.Exec(ctx, `WITH marked AS (
 			UPDATE suspensions SET handed_off = true
 			WHERE task_id = $1 AND suspend_id = $2 AND state IN ('resolved', 'expired') AND NOT handed_off
@@ -182,13 +187,14 @@ func (s *Store) MarkHandedOff(ctx context.Context, taskID, suspendID string) err
 // the task's appends and other actions from every process; see
 // taskbridge.ActionReceiptStore. The receipt's ReceivedAt and the
 // suspension's ResolvedAt are a.Now (time.Now when zero).
-func (s *Store) RecordAction(ctx context.Context, a taskbridge.ActionRequest) (taskbridge.ActionOutcome, error) {
+func (s *Store) RecordAction(ctx context.Context, a taskbridge.ActionRequest) (_ taskbridge.ActionOutcome, err error) {
+	defer unavailable(&err)
 	if a.Now.IsZero() {
 		a.Now = time.Now()
 	}
 	a.Now = a.Now.UTC()
 	var out taskbridge.ActionOutcome
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = s.recordIn(ctx, tx, a)
 		return err
@@ -280,7 +286,8 @@ func (s *Store) accept(ctx context.Context, tx pgx.Tx, a taskbridge.ActionReques
 
 // PruneReceipts removes up to limit receipts received before the given time
 // whose hand-off is done, oldest first, and returns how many it removed.
-func (s *Store) PruneReceipts(ctx context.Context, before time.Time, limit int) (int, error) {
+func (s *Store) PruneReceipts(ctx context.Context, before time.Time, limit int) (_ int, err error) {
+	defer unavailable(&err)
 	if limit <= 0 {
 		return 0, nil
 	}

@@ -38,7 +38,8 @@ func scanTask(row pgx.Row) (t taskbridge.Task, attachments int, err error) {
 // client_request_id) makes concurrent identical creates, from any number of
 // processes, create one task. It fails when t.ID is empty or taken by
 // another request.
-func (s *Store) CreateTask(ctx context.Context, t taskbridge.NewTask) (taskbridge.Task, bool, error) {
+func (s *Store) CreateTask(ctx context.Context, t taskbridge.NewTask) (_ taskbridge.Task, _ bool, err error) {
+	defer unavailable(&err)
 	if t.ID == "" {
 		return taskbridge.Task{}, false, errors.New("postgres: a new task needs an ID")
 	}
@@ -123,7 +124,8 @@ func (s *Store) taskByRequest(ctx context.Context, owner, clientRequestID string
 }
 
 // GetTask returns the task with its attachments, or ErrTaskNotFound.
-func (s *Store) GetTask(ctx context.Context, taskID string) (taskbridge.Task, error) {
+func (s *Store) GetTask(ctx context.Context, taskID string) (_ taskbridge.Task, err error) {
+	defer unavailable(&err)
 	t, n, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = $1`, taskID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return taskbridge.Task{}, taskNotFound(taskID)
@@ -157,8 +159,9 @@ func (s *Store) attachments(ctx context.Context, taskID string) ([]taskbridge.At
 // RequestCancel records the first cancel request of a live task and its
 // reason; repeats and ended tasks are left as they are. It returns the task
 // as it is afterwards, or ErrTaskNotFound.
-func (s *Store) RequestCancel(ctx context.Context, taskID, reason string) (taskbridge.Task, error) {
-	_, err := s.pool.Exec(ctx, `UPDATE tasks SET cancel_requested = true, cancel_reason = $2
+func (s *Store) RequestCancel(ctx context.Context, taskID, reason string) (_ taskbridge.Task, err error) {
+	defer unavailable(&err)
+	_, err = s.pool.Exec(ctx, `UPDATE tasks SET cancel_requested = true, cancel_reason = $2
 		WHERE id = $1 AND NOT cancel_requested AND ended_at IS NULL`, taskID, reason)
 	if err != nil {
 		return taskbridge.Task{}, fmt.Errorf("postgres: cancel task %q: %w", taskID, err)
@@ -171,7 +174,8 @@ func (s *Store) RequestCancel(ctx context.Context, taskID, reason string) (taskb
 // attachments go with them (ON DELETE CASCADE). A live task is never
 // touched, and the owner's ClientRequestID of a removed task may be used
 // again. Concurrent sweeps from several replicas skip each other's rows.
-func (s *Store) DeleteEndedBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+func (s *Store) DeleteEndedBefore(ctx context.Context, before time.Time, limit int) (_ int, err error) {
+	defer unavailable(&err)
 	if limit <= 0 {
 		return 0, nil
 	}
