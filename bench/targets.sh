@@ -39,7 +39,8 @@ load() {
 fresh_host() {
   if [ -f "$out/host.pid" ]; then kill "$(cat "$out/host.pid")"; wait "$(cat "$out/host.pid")" 2>/dev/null || true; fi
   # Enough executor slots that every task of a run ticks at once.
-  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error -max-concurrent 20000
+  # The load tool is one client address: no per-client cap.
+  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error -max-concurrent 20000 -max-conns-per-client -1
   host=$(cat "$out/host.pid")
 }
 

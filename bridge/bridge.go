@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -103,10 +101,51 @@ type HTTP struct {
 	OpenAPI string
 	// MaxBodyBytes bounds a JSON request body; 0 is 1 MiB.
 	MaxBodyBytes int64
+	// BodyReadTimeout is how long a request body may stall between two
+	// reads before the request is cut with 408; streams have no body and
+	// are not touched. Default DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
+	// ReadHeaderTimeout and IdleTimeout are those of Server: the time to
+	// read a request's headers, and the time a keep-alive connection may
+	// wait for its next request before it is closed. Defaults
+	// DefaultReadHeaderTimeout and DefaultIdleTimeout.
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	// MaxConnections caps the open connections of Listener (and so of
+	// Serve); past it a new connection is closed at once. Default: the
+	// process's open-file limit less a twentieth of it (at least 128),
+	// which the store's connections and files keep. Negative: no cap.
+	MaxConnections int
+	// MaxConnectionsPerClient caps those from one client address. Default
+	// DefaultMaxConnectionsPerClient; negative: no cap. Behind a proxy or a
+	// load balancer every connection comes from its address: raise the cap
+	// or turn it off there.
+	MaxConnectionsPerClient int
 	// Uploads bound the files of a multipart create, unless Config.Uploads
 	// decides per caller; a zero field is its default (10 MiB a file,
 	// 25 MiB in all, 10 files, any content type).
 	Uploads taskbridge.UploadLimits
+}
+
+func (h HTTP) withDefaults() HTTP {
+	if h.OpenAPI == "" {
+		h.OpenAPI = DefaultOpenAPI
+	}
+	if h.BodyReadTimeout <= 0 {
+		h.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if h.ReadHeaderTimeout <= 0 {
+		h.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if h.IdleTimeout <= 0 {
+		h.IdleTimeout = DefaultIdleTimeout
+	}
+	if h.MaxConnections == 0 {
+		h.MaxConnections = defaultMaxConnections()
+	}
+	if h.MaxConnectionsPerClient == 0 {
+		h.MaxConnectionsPerClient = DefaultMaxConnectionsPerClient
+	}
+	return h
 }
 
 // Off leaves a route of HTTP out.
@@ -161,14 +200,6 @@ type OwnerOnly = services.OwnerOnly
 // (Background.RetainEnded).
 const DefaultRetainEnded = services.DefaultRetainEnded
 
-// AuthFunc is an AuthResolver made of a function.
-type AuthFunc func(ctx context.Context, r *http.Request) (taskbridge.Principal, error)
-
-// Resolve calls f.
-func (f AuthFunc) Resolve(ctx context.Context, r *http.Request) (taskbridge.Principal, error) {
-	return f(ctx, r)
-}
-
 // Bridge is taskbridge-go wired: the API on a host's router, the transports,
 // the fan-out hub, the executor and the background work. Make it with New,
 // put its routes on a router with Mount, run it with Run and stop it with
@@ -214,12 +245,10 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.Uploads == nil {
 		cfg.Uploads = services.StaticUploads(cfg.HTTP.Uploads)
 	}
-	if cfg.HTTP.OpenAPI == "" {
-		cfg.HTTP.OpenAPI = DefaultOpenAPI
-	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	cfg.HTTP = cfg.HTTP.withDefaults()
 	if cfg.SSE.Diagnostics == nil {
 		cfg.SSE.Diagnostics = cfg.Diagnostics
 	}
@@ -239,24 +268,25 @@ func New(cfg Config) (*Bridge, error) {
 	b.hub = hub.New(cfg.Store, cfg.Hub)
 	b.ws = ws.New(b.hub, cfg.WebSocket, cfg.Logger)
 	b.api, err = services.New(services.Config{
-		Store:        cfg.Store,
-		Contract:     c.spec,
-		InputChecks:  checks,
-		BeforeCreate: cfg.BeforeCreate,
-		Executor:     b.executor,
-		Reporter:     b.reporter,
-		Auth:         cfg.Auth,
-		Ownership:    cfg.Ownership,
-		Uploads:      cfg.Uploads,
-		Probes:       b.probes(),
-		Notifier:     b.hub,
-		MaxPollWait:  cfg.Poll.MaxWait,
-		SSE:          sse.New(b.hub, cfg.SSE, cfg.Logger),
-		WebSocket:    b.ws,
-		Metrics:      cfg.Metrics,
-		Logger:       cfg.Logger,
-		Routes:       services.Routes{Base: cfg.HTTP.Base, Health: cfg.HTTP.Health, Ready: cfg.HTTP.Ready},
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Store:           cfg.Store,
+		Contract:        c.spec,
+		InputChecks:     checks,
+		BeforeCreate:    cfg.BeforeCreate,
+		Executor:        b.executor,
+		Reporter:        b.reporter,
+		Auth:            cfg.Auth,
+		Ownership:       cfg.Ownership,
+		Uploads:         cfg.Uploads,
+		Probes:          b.probes(),
+		Notifier:        b.hub,
+		MaxPollWait:     cfg.Poll.MaxWait,
+		SSE:             sse.New(b.hub, cfg.SSE, cfg.Logger),
+		WebSocket:       b.ws,
+		Metrics:         cfg.Metrics,
+		Logger:          cfg.Logger,
+		Routes:          services.Routes{Base: cfg.HTTP.Base, Health: cfg.HTTP.Health, Ready: cfg.HTTP.Ready},
+		MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+		BodyReadTimeout: cfg.HTTP.BodyReadTimeout,
 	})
 	if err != nil {
 		b.stopExecutor(context.Background())
@@ -484,82 +514,4 @@ func (b *Bridge) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("bridge: shutdown: %w", errors.Join(errs...))
 	}
 	return nil
-}
-
-// ListenAndServe listens on addr, logs where, and Serves handler there.
-func (b *Bridge) ListenAndServe(ctx context.Context, addr string, handler http.Handler) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	b.log.LogAttrs(ctx, slog.LevelInfo, "listening", slog.String("addr", "http://"+l.Addr().String()))
-	return b.Serve(ctx, l, handler)
-}
-
-// Serve is Run with an HTTP server of its own: it serves handler (the
-// host's router, on which Mount put the API) on l and runs the bridge until
-// ctx ends; then it shuts down the bridge and the server, in that order,
-// within Config.ShutdownTimeout, and returns nil after a clean shutdown.
-// Over a store of this process it accepts requests once the bridge follows
-// the store's appends, so that /ready holds from the first request; over a
-// shared store it accepts at once, and /ready tells when the database is
-// there. A host that runs its own http.Server calls Run and Shutdown
-// instead.
-func (b *Bridge) Serve(ctx context.Context, l net.Listener, handler http.Handler) error {
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)}
-	ran := make(chan error, 1)
-	go func() { ran <- b.Run(ctx) }() // ends with b.Shutdown below
-	if s, ok := b.store.(taskbridge.SharedStore); !ok || !s.Shared() {
-		select {
-		case <-b.Live():
-		case <-b.hub.Done(): // the hub stopped before it watched: /ready tells
-		case <-ctx.Done():
-		}
-	}
-	served := make(chan error, 1)
-	go func() { served <- server.Serve(l) }() // ends with server.Shutdown below
-	var failed error
-	select {
-	case <-ctx.Done():
-	case failed = <-served:
-	}
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.ShutdownTimeout)
-	defer cancel()
-	errs := []error{failed, b.Shutdown(stopCtx)}
-	if err := server.Shutdown(stopCtx); err != nil {
-		_ = server.Close() // cut what is left; its clients resume elsewhere by cursor
-		errs = append(errs, fmt.Errorf("http server: %w", err))
-	}
-	if err := <-ran; err != nil && !errors.Is(err, ctx.Err()) {
-		errs = append(errs, err)
-	}
-	if failed == nil {
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// BearerAuth is an AuthResolver over a host's check of bearer tokens: it
-// reads the token from the Authorization header ("Bearer <token>") or, for
-// browsers, whose EventSource and WebSocket cannot set headers, from the
-// access_token query parameter, and hands it to verify. A request without
-// a token is taskbridge.ErrUnauthenticated; verify returns it (wrapped) for
-// a token it refuses.
-func BearerAuth(verify func(ctx context.Context, token string) (taskbridge.Principal, error)) taskbridge.AuthResolver {
-	return AuthFunc(func(ctx context.Context, r *http.Request) (taskbridge.Principal, error) {
-		token := r.URL.Query().Get("access_token")
-		if h := r.Header.Get("Authorization"); h != "" {
-			scheme, value, ok := strings.Cut(h, " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") {
-				return taskbridge.Principal{}, fmt.Errorf("%w: the Authorization header is not a bearer token", taskbridge.ErrUnauthenticated)
-			}
-			token = strings.TrimSpace(value)
-		}
-		if token == "" {
-			return taskbridge.Principal{}, fmt.Errorf("%w: no bearer token and no access_token", taskbridge.ErrUnauthenticated)
-		}
-		return verify(ctx, token)
-	})
 }

@@ -875,6 +875,9 @@ type NotFound = ErrorResponse
 // PayloadTooLarge The one error envelope of every endpoint.
 type PayloadTooLarge = ErrorResponse
 
+// RequestTimeout The one error envelope of every endpoint.
+type RequestTimeout = ErrorResponse
+
 // ServiceUnavailable The one error envelope of every endpoint.
 type ServiceUnavailable = ErrorResponse
 

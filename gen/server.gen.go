@@ -303,6 +303,8 @@ type NotFoundJSONResponse ErrorResponse
 
 type PayloadTooLargeJSONResponse ErrorResponse
 
+type RequestTimeoutJSONResponse ErrorResponse
+
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
 }
@@ -391,6 +393,20 @@ func (response CreateTask403JSONResponse) VisitCreateTaskResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTask408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateTask408JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -662,6 +678,20 @@ func (response SubmitTaskAction404JSONResponse) VisitSubmitTaskActionResponse(w 
 	return err
 }
 
+type SubmitTaskAction408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response SubmitTaskAction408JSONResponse) VisitSubmitTaskActionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SubmitTaskAction409JSONResponse struct{ ConflictJSONResponse }
 
 func (response SubmitTaskAction409JSONResponse) VisitSubmitTaskActionResponse(w http.ResponseWriter) error {
@@ -770,6 +800,20 @@ func (response CancelTask404JSONResponse) VisitCancelTaskResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelTask408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CancelTask408JSONResponse) VisitCancelTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }

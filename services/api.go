@@ -18,8 +18,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxBodyBytes = 1 << 20
-	DefaultCancelReason = "cancelled_by_user"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultBodyReadTimeout = 10 * time.Second
+	DefaultCancelReason    = "cancelled_by_user"
 )
 
 // Notifier wakes waiting long-polls when a task's history grows.
@@ -80,6 +81,11 @@ type Config struct {
 	Routes Routes
 	// MaxBodyBytes bounds a JSON request body; 0 is DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyReadTimeout is how long a request body may stall between two
+	// reads before the request is cut with 408 and its connection closed;
+	// 0 is DefaultBodyReadTimeout. Requests without a body (streams among
+	// them) are not touched.
+	BodyReadTimeout time.Duration
 	// Clock tells the time; nil is time.Now.
 	Clock func() time.Time
 }
@@ -127,6 +133,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

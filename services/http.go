@@ -74,7 +74,7 @@ func routeTable(spec *openapi3.T) map[string]apiRoute {
 // validated here: create checks them while it streams them.
 func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
+		return func(c echo.Context) (err error) {
 			req := c.Request()
 			if r.secured {
 				p, err := a.cfg.Auth.Resolve(req.Context(), req)
@@ -83,10 +83,11 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 						a.log.LogAttrs(req.Context(), slog.LevelError, "auth resolver failed", slog.Any("err", err))
 					}
 					if req.ContentLength != 0 {
-						// Answer at once instead of reading the body to keep
-						// the connection: a caller without credentials may
-						// never send it.
+						// Answer at once and close, instead of reading the
+						// body to keep the connection: a caller without
+						// credentials may never send it.
 						c.Response().Header().Set(echo.HeaderConnection, "close")
+						_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now())
 					}
 					return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
 				}
@@ -99,8 +100,13 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 				return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest,
 					"a multipart/form-data body needs a boundary parameter of 1 to 70 characters (RFC 2046)", "field", "Content-Type")
 			}
-			if req.Body != nil && req.Body != http.NoBody && !multipart {
-				req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
+			if req.Body != nil && req.Body != http.NoBody {
+				body := newStallGuard(req.Body, c.Response(), a.cfg.BodyReadTimeout)
+				req.Body = body
+				if !multipart {
+					req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
+				}
+				defer func() { err = body.verdict(err, c) }()
 			}
 			params := make(map[string]string, len(c.ParamNames()))
 			for _, name := range c.ParamNames() {

@@ -63,6 +63,7 @@ type options struct {
 	retainEnded     time.Duration
 	maxConcurrent   int
 	logLevel        string
+	http            bridge.HTTP // the connection caps and timeouts
 }
 
 // parseOptions reads flags, with TASKBRIDGE_<NAME> environment variables as
@@ -82,6 +83,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.retainEnded, "retain-ended", bridge.DefaultRetainEnded, "how long an ended task is kept before it is removed")
 	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "how many tasks run at once (0 is the local executor's default)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.IntVar(&o.http.MaxConnections, "max-conns", 0, "open connections at the most (0: the open-file limit less a twentieth; -1: no cap)")
+	fs.IntVar(&o.http.MaxConnectionsPerClient, "max-conns-per-client", 0, fmt.Sprintf("open connections from one client address at the most (0: %d; -1: no cap)", bridge.DefaultMaxConnectionsPerClient))
+	fs.DurationVar(&o.http.BodyReadTimeout, "body-read-timeout", bridge.DefaultBodyReadTimeout, "how long a request body may stall before the request is cut")
+	fs.DurationVar(&o.http.IdleTimeout, "idle-timeout", bridge.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "TASKBRIDGE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -153,6 +158,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		Ownership:       devOwnership{},
 		Local:           bridge.Local{MaxConcurrent: o.maxConcurrent},
 		Background:      bridge.Background{RetainEnded: o.retainEnded},
+		HTTP:            o.http,
 		ShutdownTimeout: o.drain,
 		Logger:          log,
 	})
