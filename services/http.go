@@ -1,10 +1,13 @@
 package services
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -107,6 +110,11 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 					req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
 				}
 				defer func() { err = body.verdict(err, c) }()
+				if mediaType == echo.MIMEApplicationJSON {
+					if err := strictJSON(req); err != nil {
+						return err
+					}
+				}
 			}
 			params := make(map[string]string, len(c.ParamNames()))
 			for _, name := range c.ParamNames() {
@@ -127,6 +135,28 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// strictJSON reads a JSON body whole and refuses one that is not exactly
+// one JSON value: the decoders behind it stop at the end of the first value
+// and would take `{...}}` or `{...} {...}` for the first alone. The body is
+// put back for them.
+func strictJSON(req *http.Request) error {
+	data, err := io.ReadAll(req.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return validationError(err)
+		}
+		e := newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest, "the request body could not be read", "field", "body")
+		e.Err = err
+		return e
+	}
+	if !json.Valid(data) {
+		return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest, "the request body is not valid JSON", "field", "body")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(data))
+	return nil
 }
 
 // validBoundary reports whether b is a multipart boundary RFC 2046 allows:

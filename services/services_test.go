@@ -131,10 +131,11 @@ type fixture struct {
 	exec     *fakeExecutor
 	reporter *services.Reporter
 	api      *services.API
+	echo     *echo.Echo
 	server   *httptest.Server
 }
 
-func testContract(t *testing.T) *taskspec.Spec {
+func testContract(t testing.TB) *taskspec.Spec {
 	t.Helper()
 	spec, err := taskspec.Parse([]byte(contract))
 	require.NoError(t, err)
@@ -143,14 +144,14 @@ func testContract(t *testing.T) *taskspec.Spec {
 
 // newFixture serves the API, mounted on an Echo of its own, at the
 // contract's paths.
-func newFixture(t *testing.T, edit func(*services.Config)) *fixture {
+func newFixture(t testing.TB, edit func(*services.Config)) *fixture {
 	t.Helper()
 	return newMountedFixture(t, edit, func(e *echo.Echo) gen.EchoRouter { return e })
 }
 
 // newMountedFixture serves the API mounted on the router that mount picks
 // on an Echo of its own.
-func newMountedFixture(t *testing.T, edit func(*services.Config), mount func(*echo.Echo) gen.EchoRouter) *fixture {
+func newMountedFixture(t testing.TB, edit func(*services.Config), mount func(*echo.Echo) gen.EchoRouter) *fixture {
 	t.Helper()
 	f := &fixture{store: memory.New(), exec: &fakeExecutor{}}
 	spec := testContract(t)
@@ -165,6 +166,7 @@ func newMountedFixture(t *testing.T, edit func(*services.Config), mount func(*ec
 	require.NoError(t, err)
 	e := echo.New()
 	f.api.Mount(mount(e))
+	f.echo = e
 	f.server = httptest.NewServer(e)
 	t.Cleanup(f.server.Close)
 	return f

@@ -49,6 +49,8 @@ func badInput(t *testing.T, h *host) {
 		field                                 string
 	}{
 		{"malformed JSON", "POST", tasks, "application/json", `{"clientRequestId":`, 400, gen.ErrorCodeInvalidRequest, "body"},
+		{"JSON with trailing data", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"echo"}}`, 400, gen.ErrorCodeInvalidRequest, "body"},
+		{"two JSON values", "POST", tasks, "application/json", `{"clientRequestId":"c","taskType":"echo"} {}`, 400, gen.ErrorCodeInvalidRequest, "body"},
 		{"JSON of the wrong kind", "POST", tasks, "application/json", `[1,2]`, 422, gen.ErrorCodeRequestValidationError, "/"},
 		{"wrong content type", "POST", tasks, "text/plain", `hello`, 400, gen.ErrorCodeInvalidRequest, "Content-Type"},
 		{"no content type", "POST", tasks, "", `{"clientRequestId":"c","taskType":"echo"}`, 400, gen.ErrorCodeInvalidRequest, "Content-Type"},

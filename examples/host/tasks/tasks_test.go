@@ -402,10 +402,10 @@ func TestScriptedRunChecksItsInput(t *testing.T) {
 // creator creates scripted tasks through a bridge over the contract, as a
 // client does, to see what the contract and CheckScripted refuse.
 type creator struct {
-	url string
+	e *echo.Echo
 }
 
-func newCreator(t *testing.T) *creator {
+func newCreator(t testing.TB) *creator {
 	t.Helper()
 	b, err := bridge.New(bridge.Config{
 		TaskTypes: tasktypes.TaskTypes(Host{}),
@@ -418,29 +418,26 @@ func newCreator(t *testing.T) *creator {
 	require.NoError(t, err)
 	e := echo.New()
 	b.Mount(e)
-	server := httptest.NewServer(e)
-	t.Cleanup(server.Close)
-	return &creator{url: server.URL + "/api/v1/tasks"}
+	return &creator{e: e}
 }
 
 // create sends a create of a scripted task with that input (raw JSON, none
-// when empty) and returns the status and the field the error names.
-func (c *creator) create(t *testing.T, input string) (int, string) {
+// when empty) through the bridge's handler and returns the status and the
+// field the error names.
+func (c *creator) create(t testing.TB, input string) (int, string) {
 	t.Helper()
 	body := `{"clientRequestId":"` + rand.Text() + `","taskType":"scripted"`
 	if input != "" {
 		body += `,"input":` + input
 	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.url, strings.NewReader(body+"}"))
-	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/tasks", strings.NewReader(body+"}"))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer t")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
+	rec := httptest.NewRecorder()
+	c.e.ServeHTTP(rec, req)
 	var envelope struct{ Details struct{ Field string } }
-	_ = json.NewDecoder(res.Body).Decode(&envelope)
-	return res.StatusCode, envelope.Details.Field
+	_ = json.Unmarshal(rec.Body.Bytes(), &envelope)
+	return rec.Code, envelope.Details.Field
 }
 
 // idleExecutor takes every task and runs none.
