@@ -74,6 +74,8 @@ func badInput(t *testing.T, h *host) {
 		{"cancel: wrong type", "POST", tasks + "/" + id + "/cancel", "application/json", `{"reason":5}`, 422, gen.ErrorCodeRequestValidationError, "/reason"},
 		{"task id with bad characters", "GET", tasks + "/bad$id", "", ``, 422, gen.ErrorCodeRequestValidationError, "taskId"},
 		{"SSE: malformed lastEventId", "GET", tasks + "/" + id + "/events/stream?lastEventId=x", "", ``, 400, gen.ErrorCodeInvalidRequest, "lastEventId"},
+		{"SSE: lastEventId ahead of the task", "GET", tasks + "/" + id + "/events/stream?lastEventId=999", "", ``, 400, gen.ErrorCodeInvalidRequest, "lastEventId"},
+		{"poll: afterEventId ahead of the task", "GET", tasks + "/" + id + "/events?afterEventId=999&waitTimeoutMs=60000", "", ``, 400, gen.ErrorCodeInvalidRequest, "afterEventId"},
 		{"unknown route", "GET", "/api/v1/nothing", "", ``, 404, gen.ErrorCodeRouteNotFound, ""},
 		{"wrong method", "DELETE", tasks + "/" + id, "", ``, 405, gen.ErrorCodeMethodNotAllowed, ""},
 
