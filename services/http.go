@@ -78,63 +78,101 @@ func routeTable(spec *openapi3.T) map[string]apiRoute {
 func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
-			req := c.Request()
 			if r.secured {
-				p, err := a.cfg.Auth.Resolve(req.Context(), req)
-				if err != nil {
-					if !errors.Is(err, taskbridge.ErrUnauthenticated) {
-						a.log.LogAttrs(req.Context(), slog.LevelError, "auth resolver failed", slog.Any("err", err))
-					}
-					if req.ContentLength != 0 {
-						// Answer at once and close, instead of reading the
-						// body to keep the connection: a caller without
-						// credentials may never send it.
-						c.Response().Header().Set(echo.HeaderConnection, "close")
-						_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now())
-					}
-					return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+				if err := a.authenticate(c); err != nil {
+					return err
 				}
-				req = req.WithContext(WithPrincipal(req.Context(), p))
-				c.SetRequest(req)
 			}
-			mediaType, mediaParams, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+			mediaType, err := contentType(c.Request())
+			if err != nil {
+				return err
+			}
 			multipart := mediaType == echo.MIMEMultipartForm
-			if multipart && (err != nil || !validBoundary(mediaParams["boundary"])) {
-				return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest,
-					"a multipart/form-data body needs a boundary parameter of 1 to 70 characters (RFC 2046)", "field", "Content-Type")
-			}
-			if req.Body != nil && req.Body != http.NoBody {
-				body := newStallGuard(req.Body, c.Response(), a.cfg.BodyReadTimeout)
-				req.Body = body
-				if !multipart {
-					req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
-				}
+			if body := a.guardBody(c, multipart); body != nil {
 				defer func() { err = body.verdict(err, c) }()
 				if mediaType == echo.MIMEApplicationJSON {
-					if err := strictJSON(req); err != nil {
+					if err := strictJSON(c.Request()); err != nil {
 						return err
 					}
 				}
 			}
-			params := make(map[string]string, len(c.ParamNames()))
-			for _, name := range c.ParamNames() {
-				params[name] = c.Param(name)
-			}
-			input := &openapi3filter.RequestValidationInput{
-				Request:    req,
-				PathParams: params,
-				Route:      r.route,
-				Options: &openapi3filter.Options{
-					AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-					ExcludeRequestBody: multipart,
-				},
-			}
-			if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
-				return validationError(err)
+			if err := validate(c, r, multipart); err != nil {
+				return err
 			}
 			return next(c)
 		}
 	}
+}
+
+// authenticate resolves the caller into the request's context, or answers
+// 401. A request without credentials that announced a body is answered at
+// once and its connection closed, instead of reading the body to keep the
+// connection: its sender may never send it.
+func (a *API) authenticate(c echo.Context) error {
+	req := c.Request()
+	p, err := a.cfg.Auth.Resolve(req.Context(), req)
+	if err != nil {
+		if !errors.Is(err, taskbridge.ErrUnauthenticated) {
+			a.log.LogAttrs(req.Context(), slog.LevelError, "auth resolver failed", slog.Any("err", err))
+		}
+		if req.ContentLength != 0 {
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+			_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now())
+		}
+		return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+	}
+	c.SetRequest(req.WithContext(WithPrincipal(req.Context(), p)))
+	return nil
+}
+
+// contentType is the request's media type; a multipart one needs a valid
+// boundary.
+func contentType(req *http.Request) (string, error) {
+	mediaType, params, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if mediaType == echo.MIMEMultipartForm && (err != nil || !validBoundary(params["boundary"])) {
+		return "", newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest,
+			"a multipart/form-data body needs a boundary parameter of 1 to 70 characters (RFC 2046)", "field", "Content-Type")
+	}
+	return mediaType, nil
+}
+
+// guardBody puts the request's body, if it has one, under the stall guard
+// and, unless it is multipart (which create bounds while it streams it),
+// under the body size limit.
+func (a *API) guardBody(c echo.Context, multipart bool) *stallGuard {
+	req := c.Request()
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	body := newStallGuard(req.Body, c.Response(), a.cfg.BodyReadTimeout)
+	req.Body = body
+	if !multipart {
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, a.cfg.MaxBodyBytes)
+	}
+	return body
+}
+
+// validate checks the request against its operation of the embedded spec;
+// a multipart body is left to create, which checks it while it streams it.
+func validate(c echo.Context, r apiRoute, multipart bool) error {
+	params := make(map[string]string, len(c.ParamNames()))
+	for _, name := range c.ParamNames() {
+		params[name] = c.Param(name)
+	}
+	req := c.Request()
+	input := &openapi3filter.RequestValidationInput{
+		Request:    req,
+		PathParams: params,
+		Route:      r.route,
+		Options: &openapi3filter.Options{
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+			ExcludeRequestBody: multipart,
+		},
+	}
+	if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
+		return validationError(err)
+	}
+	return nil
 }
 
 // strictJSON reads a JSON body whole and refuses one that is not exactly
