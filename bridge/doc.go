@@ -21,7 +21,7 @@
 //	})
 //	e := echo.New()     // the host's router, with its own routes
 //	b.Mount(e)          // or e.Group("/api")
-//	err = b.ListenAndServe(ctx, ":8080", e)
+//	err = b.ListenAndServe(context.Background(), ":8080", e) // until SIGTERM
 //
 // Mount gives each of the API's routes its own request guard and error
 // envelope, so the router's other routes keep the host's error handler and

