@@ -51,6 +51,10 @@ var (
 	// be reached, so the operation did not happen; it may succeed when
 	// retried later. Stores and executors wrap it. 503 SERVICE_UNAVAILABLE.
 	ErrUnavailable = errors.New("dependency unavailable")
+	// ErrTooManyRequests: the caller is over a per-subject limit (open
+	// streams, creates per second). 429 TOO_MANY_REQUESTS; on a WebSocket,
+	// a 1008 close.
+	ErrTooManyRequests = errors.New("too many requests")
 	// ErrClosed: the component was closed.
 	ErrClosed = errors.New("closed")
 )

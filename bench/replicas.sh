@@ -23,7 +23,7 @@ go build -o "$out/load" ./bench/cmd/load
 # start NAME PORT FLAGS...: a host on core 0; waits until /ready says 200.
 start() {
   local name=$1 port=$2; shift 2
-  taskset -c 0 "$out/host" -addr "127.0.0.1:$port" -log-level error -max-concurrent 20000 -max-conns-per-client -1 "$@" >"$out/$name.log" 2>&1 &
+  taskset -c 0 "$out/host" -addr "127.0.0.1:$port" -log-level error -max-concurrent 20000 -max-conns-per-client -1 -streams-per-subject 0 -creates-per-second 0 "$@" >"$out/$name.log" 2>&1 &
   echo $! >"$out/$name.pid"
   for _ in $(seq 200); do
     if curl -sf "http://127.0.0.1:$port/ready" >/dev/null; then return; fi

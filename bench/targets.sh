@@ -5,7 +5,9 @@
 #
 #   bench/targets.sh [scenario...]    # default: all of them
 #
-# Scenarios: fanout1000 fanout5000 tasks1000 idle5000 idle10000.
+# Scenarios: fanout1000 fanout5000 tasks1000 idle5000 idle10000, and the
+# overload points overload1000 overload5000 (1,000 events/s offered to one
+# task's 1,000 or 5,000 subscribers, past what one core delivers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -40,7 +42,7 @@ fresh_host() {
   if [ -f "$out/host.pid" ]; then kill "$(cat "$out/host.pid")"; wait "$(cat "$out/host.pid")" 2>/dev/null || true; fi
   # Enough executor slots that every task of a run ticks at once.
   # The load tool is one client address: no per-client cap.
-  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error -max-concurrent 20000 -max-conns-per-client -1
+  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error -max-concurrent 20000 -max-conns-per-client -1 -streams-per-subject 0 -creates-per-second 0
   host=$(cat "$out/host.pid")
 }
 
@@ -64,6 +66,16 @@ run() {
     for t in sse ws poll; do
       load "host/$t" $H "$host" -transport $t -tasks 1000 -rate 1000 -duration 10s
     done ;;
+  overload1000) # one task, 1,000 subscribers, 1,000 events/s offered; the bare server right before
+    for t in sse ws; do
+      load "bare/$t" $B "$bare" -transport $t -subscribers 1000 -rate 1000 -duration 10s
+      load "host/$t" $H "$host" -transport $t -subscribers 1000 -rate 1000 -duration 10s
+    done ;;
+  overload5000) # one task, 5,000 subscribers, 1,000 events/s offered
+    for t in sse ws; do
+      load "bare/$t" $B "$bare" -transport $t -subscribers 5000 -rate 1000 -duration 10s -timeout 2m
+      load "host/$t" $H "$host" -transport $t -subscribers 5000 -rate 1000 -duration 10s -timeout 2m
+    done ;;
   idle5000) # memory per idle subscriber
     for t in sse ws; do
       load "host/$t" $H "$host" -transport $t -subscribers 5000 -idle -hold 10s
@@ -76,6 +88,6 @@ run() {
   esac
 }
 
-for s in "${@:-fanout1000 fanout5000 tasks1000 idle5000 idle10000}"; do
+for s in "${@:-fanout1000 fanout5000 tasks1000 idle5000 idle10000 overload1000 overload5000}"; do
   for one in $s; do run "$one"; done
 done

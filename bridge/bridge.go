@@ -52,6 +52,9 @@ type Config struct {
 	// BeforeCreate, when set, sees every create before idempotency and
 	// submission; it may refuse it or enrich its metadata.
 	BeforeCreate BeforeCreateFunc
+	// Limits are per-subject caps (open streams, creates per second),
+	// counted per process; the zero value caps nothing.
+	Limits Limits
 	// Metrics counts what happens; nil counts nothing.
 	Metrics taskbridge.Metrics
 	// Diagnostics hears every stream open and close (transport, cursor,
@@ -179,6 +182,9 @@ type Background struct {
 	ReceiptTTL time.Duration
 }
 
+// Limits are per-subject caps; see services.Limits.
+type Limits = services.Limits
+
 // CreateRequest is a create as a BeforeCreateFunc sees it.
 type CreateRequest = services.CreateRequest
 
@@ -272,6 +278,7 @@ func New(cfg Config) (*Bridge, error) {
 		Contract:        c.spec,
 		InputChecks:     checks,
 		BeforeCreate:    cfg.BeforeCreate,
+		Limits:          cfg.Limits,
 		Executor:        b.executor,
 		Reporter:        b.reporter,
 		Auth:            cfg.Auth,

@@ -1010,6 +1010,11 @@ type ClientWithResponsesInterface interface {
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessClientResponse, error)
 }
 
+// CreateTaskClientResponse429Headers the declared response headers of an HTTP 429 response for CreateTask
+type CreateTaskClientResponse429Headers struct {
+	RetryAfter *int
+}
+
 // CreateTaskClientResponse503Headers the declared response headers of an HTTP 503 response for CreateTask
 type CreateTaskClientResponse503Headers struct {
 	RetryAfter *int
@@ -1036,8 +1041,12 @@ type CreateTaskClientResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *UnprocessableEntity
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateTaskClientResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateTaskClientResponse503Headers
 }
@@ -1085,6 +1094,11 @@ func (r CreateTaskClientResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r CreateTaskClientResponse) GetJSON422() *UnprocessableEntity {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateTaskClientResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -1528,6 +1542,11 @@ type StreamTaskEventsClientResponse200Headers struct {
 	XAccelBuffering *string
 }
 
+// StreamTaskEventsClientResponse429Headers the declared response headers of an HTTP 429 response for StreamTaskEvents
+type StreamTaskEventsClientResponse429Headers struct {
+	RetryAfter *int
+}
+
 // StreamTaskEventsClientResponse503Headers the declared response headers of an HTTP 503 response for StreamTaskEvents
 type StreamTaskEventsClientResponse503Headers struct {
 	RetryAfter *int
@@ -1544,10 +1563,14 @@ type StreamTaskEventsClientResponse struct {
 	JSON404 *NotFound
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *UnprocessableEntity
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *StreamTaskEventsClientResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamTaskEventsClientResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *StreamTaskEventsClientResponse503Headers
 }
@@ -1570,6 +1593,11 @@ func (r StreamTaskEventsClientResponse) GetJSON404() *NotFound {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r StreamTaskEventsClientResponse) GetJSON422() *UnprocessableEntity {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamTaskEventsClientResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -1954,6 +1982,13 @@ func ParseCreateTaskClientResponse(rsp *http.Response) (*CreateTaskClientRespons
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1964,6 +1999,16 @@ func ParseCreateTaskClientResponse(rsp *http.Response) (*CreateTaskClientRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateTaskClientResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateTaskClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2377,6 +2422,13 @@ func ParseStreamTaskEventsClientResponse(rsp *http.Response) (*StreamTaskEventsC
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2404,6 +2456,16 @@ func ParseStreamTaskEventsClientResponse(rsp *http.Response) (*StreamTaskEventsC
 			headers.XAccelBuffering = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers StreamTaskEventsClientResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers StreamTaskEventsClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

@@ -28,7 +28,7 @@ const (
 	CloseNormalClosure = 1000
 	// CloseGoingAway: The server is shutting down; resume elsewhere with the last eventId.
 	CloseGoingAway = 1001
-	// ClosePolicyViolation: An invalid frame, a malformed cursor or one ahead of the task's newest event, a failed authentication, or a task that is missing or not the caller's.
+	// ClosePolicyViolation: An invalid frame, a malformed cursor or one ahead of the task's newest event, a failed authentication, a task that is missing or not the caller's, or a subscribe over the caller's limit of open streams (TOO_MANY_REQUESTS).
 	ClosePolicyViolation = 1008
 	// CloseMessageTooBig: A client frame over the read limit.
 	CloseMessageTooBig = 1009

@@ -45,6 +45,7 @@ const (
 	ErrorCodeTaskNotFound           ErrorCode = "TASK_NOT_FOUND"
 	ErrorCodeTaskOwnershipError     ErrorCode = "TASK_OWNERSHIP_ERROR"
 	ErrorCodeTaskSubmissionError    ErrorCode = "TASK_SUBMISSION_ERROR"
+	ErrorCodeTooManyRequests        ErrorCode = "TOO_MANY_REQUESTS"
 	ErrorCodeUploadValidationError  ErrorCode = "UPLOAD_VALIDATION_ERROR"
 )
 
@@ -76,6 +77,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeTaskOwnershipError:
 		return true
 	case ErrorCodeTaskSubmissionError:
+		return true
+	case ErrorCodeTooManyRequests:
 		return true
 	case ErrorCodeUploadValidationError:
 		return true
@@ -880,6 +883,9 @@ type RequestTimeout = ErrorResponse
 
 // ServiceUnavailable The one error envelope of every endpoint.
 type ServiceUnavailable = ErrorResponse
+
+// TooManyRequests The one error envelope of every endpoint.
+type TooManyRequests = ErrorResponse
 
 // Unauthorized The one error envelope of every endpoint.
 type Unauthorized = ErrorResponse

@@ -77,6 +77,8 @@ type Config struct {
 	Metrics taskbridge.Metrics
 	// Logger logs; nil discards.
 	Logger *slog.Logger
+	// Limits are per-subject caps; the zero value caps nothing.
+	Limits Limits
 	// Routes says where Mount puts the routes.
 	Routes Routes
 	// MaxBodyBytes bounds a JSON request body; 0 is DefaultMaxBodyBytes.
@@ -98,6 +100,7 @@ type API struct {
 	// multipartFields is the spec's CreateTaskMultipartRequest: the text
 	// fields of a multipart create, which the guard does not validate.
 	multipartFields *openapi3.Schema
+	limits          *limiter
 
 	mu       sync.Mutex
 	draining bool           // guarded by mu; set by Drain
@@ -148,7 +151,7 @@ func New(cfg Config) (*API, error) {
 	if !ok || multipart.Value == nil {
 		return nil, errors.New("services: the embedded spec has no CreateTaskMultipartRequest")
 	}
-	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec), multipartFields: multipart.Value}, nil
+	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec), multipartFields: multipart.Value, limits: newLimiter(cfg.Limits, cfg.Clock)}, nil
 }
 
 // Drain makes /ready answer 503 and refuses new creates with 503

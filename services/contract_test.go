@@ -3,10 +3,13 @@ package services_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
@@ -304,4 +307,94 @@ func TestAPanicIsAnsweredWithTheEnvelope(t *testing.T) {
 	require.NotContains(t, body["message"], "a host's bug", "no panic value on the wire")
 	status, _ = f.post(t, "/api/v1/tasks", `{"clientRequestId":"p","taskType":"job"}`)
 	require.Equal(t, http.StatusInternalServerError, status, "the API still answers")
+}
+
+func TestCreatesPerSubjectAreLimited(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	f := newFixture(t, func(c *services.Config) {
+		c.Clock = clock
+		c.Limits = services.Limits{CreatesPerSecond: 2, CreatesBurst: 3}
+	})
+	create := func(subject, id string) (int, http.Header, map[string]any) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, f.server.URL+"/api/v1/tasks",
+			strings.NewReader(`{"clientRequestId":"`+id+`","taskType":"job"}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Subject", subject)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+		return res.StatusCode, res.Header, body
+	}
+	for i := range 3 {
+		status, _, _ := create("alice", fmt.Sprint("burst-", i))
+		require.Equal(t, http.StatusCreated, status, "the burst")
+	}
+	status, header, body := create("alice", "over")
+	require.Equal(t, http.StatusTooManyRequests, status)
+	require.Equal(t, string(gen.ErrorCodeTooManyRequests), body["code"])
+	require.Equal(t, "1", header.Get("Retry-After"), "half a second to the next token, rounded up")
+	status, _, _ = create("bob", "other")
+	require.Equal(t, http.StatusCreated, status, "another subject has its own bucket")
+
+	advance(500 * time.Millisecond)
+	status, _, _ = create("alice", "refilled")
+	require.Equal(t, http.StatusCreated, status, "a token came back")
+	status, _, _ = create("alice", "again")
+	require.Equal(t, http.StatusTooManyRequests, status)
+}
+
+func TestStreamsPerSubjectAreLimited(t *testing.T) {
+	t.Parallel()
+	sse := &heldStreams{}
+	f := newFixture(t, func(c *services.Config) {
+		c.Limits = services.Limits{StreamsPerSubject: 2}
+		c.SSE = sse
+	})
+	id := f.create(t, "s")
+	open := func() *http.Response {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.server.URL+"/api/v1/tasks/"+id+"/events/stream", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Subject", "alice")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		return res
+	}
+	first, second := open(), open()
+	require.Equal(t, http.StatusOK, first.StatusCode)
+	require.Equal(t, http.StatusOK, second.StatusCode)
+	third := open()
+	require.Equal(t, http.StatusTooManyRequests, third.StatusCode)
+	require.Equal(t, "1", third.Header.Get("Retry-After"))
+	third.Body.Close()
+
+	first.Body.Close() // its stream ends, and gives its place back
+	require.Eventually(t, func() bool {
+		res := open()
+		defer res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, 10*time.Second, 10*time.Millisecond, "a place freed is taken again")
+	second.Body.Close()
+}
+
+// heldStreams serves SSE responses that stay open until their client goes.
+type heldStreams struct{}
+
+func (heldStreams) SSE(context.Context, taskbridge.Principal, taskbridge.Task, uint64) gen.StreamResponse {
+	return heldStream{}
+}
+
+type heldStream struct{}
+
+func (heldStream) ServeStream(w http.ResponseWriter, r *http.Request) error {
+	w.WriteHeader(http.StatusOK)
+	_ = http.NewResponseController(w).Flush()
+	<-r.Context().Done()
+	return nil
 }

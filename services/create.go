@@ -60,6 +60,9 @@ func (a *API) CreateTask(ctx context.Context, req gen.CreateTaskRequestObject) (
 	if err != nil {
 		return nil, err
 	}
+	if err := a.limits.create(p.Subject); err != nil {
+		return nil, err
+	}
 	if !a.enterCreate() {
 		return nil, newError(http.StatusServiceUnavailable, gen.ErrorCodeNotReady, "the host is shutting down; retry the create elsewhere")
 	}

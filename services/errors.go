@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
@@ -22,6 +23,9 @@ type Error struct {
 	Message string
 	// Details names what was wrong, such as {"field": "afterEventId"}.
 	Details map[string]any
+	// RetryAfter, when above 0, is sent as Retry-After (whole seconds,
+	// rounded up).
+	RetryAfter time.Duration
 	// Err is the cause, for logs only.
 	Err error
 }
@@ -34,6 +38,11 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// unavailableRetryAfter is the Retry-After of a 503: long enough for a
+// database to come back or a load balancer to move on, short enough that a
+// client does not wait for nothing.
+const unavailableRetryAfter = 2 * time.Second
 
 // newError makes an *Error; details are key, value pairs.
 func newError(status int, code gen.ErrorCode, message string, details ...any) *Error {
@@ -98,6 +107,10 @@ func mapSentinel(err error) *Error {
 	case errors.Is(err, taskbridge.ErrUnavailable):
 		return newError(http.StatusServiceUnavailable, gen.ErrorCodeServiceUnavailable,
 			"a service the host depends on cannot be reached; nothing was changed, retry later")
+	case errors.Is(err, taskbridge.ErrTooManyRequests):
+		e := newError(http.StatusTooManyRequests, gen.ErrorCodeTooManyRequests, "over a limit of this caller; retry later")
+		e.RetryAfter = time.Second
+		return e
 	case errors.Is(err, taskbridge.ErrSubmission), errors.Is(err, taskbridge.ErrClosed):
 		return newError(http.StatusServiceUnavailable, gen.ErrorCodeTaskSubmissionError,
 			"the task could not be handed to an executor; retry later")
@@ -122,6 +135,7 @@ var statusOf = map[gen.ErrorCode]int{
 	gen.ErrorCodeTaskSubmissionError:    http.StatusServiceUnavailable,
 	gen.ErrorCodeNotReady:               http.StatusServiceUnavailable,
 	gen.ErrorCodeServiceUnavailable:     http.StatusServiceUnavailable,
+	gen.ErrorCodeTooManyRequests:        http.StatusTooManyRequests,
 	gen.ErrorCodeInternalError:          http.StatusInternalServerError,
 }
 

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,11 +272,6 @@ func schemaField(se *openapi3.SchemaError) string {
 	return cmp.Or(taskspec.FieldOf(se), "/")
 }
 
-// retryAfter is the Retry-After of a 503, in seconds: long enough for a
-// database to come back or a load balancer to move on, short enough that a
-// client does not wait for nothing.
-const retryAfter = "2"
-
 // envelope is the middleware of every route Mount adds: it answers what
 // the route fails with as the error envelope, so that the host's own error
 // handler never sees the API's errors, nor the API the host's.
@@ -312,8 +308,12 @@ func (a *API) writeError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	if e.Status == http.StatusServiceUnavailable {
-		c.Response().Header().Set("Retry-After", retryAfter)
+	if e.Status == http.StatusServiceUnavailable && e.RetryAfter <= 0 {
+		e.RetryAfter = unavailableRetryAfter
+	}
+	if e.RetryAfter > 0 {
+		seconds := (e.RetryAfter + time.Second - 1) / time.Second
+		c.Response().Header().Set("Retry-After", strconv.FormatInt(int64(seconds), 10))
 	}
 	body := gen.ErrorResponse{Code: e.Code, Message: e.Message, Details: e.Details, Timestamp: a.now()}
 	if body.Details == nil {

@@ -56,7 +56,11 @@ func (a *API) StreamTaskEvents(ctx context.Context, req gen.StreamTaskEventsRequ
 	if a.cfg.SSE == nil {
 		return nil, noStreams("SSE")
 	}
-	return gen.StreamTaskEventsStream{StreamResponse: a.cfg.SSE.SSE(ctx, p, t, after)}, nil
+	release, err := a.limits.openStream(p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	return gen.StreamTaskEventsStream{StreamResponse: releasing{a.cfg.SSE.SSE(ctx, p, t, after), release}}, nil
 }
 
 // ConnectTaskStream hands the WebSocket upgrade to the runtime with the
@@ -69,9 +73,22 @@ func (a *API) ConnectTaskStream(ctx context.Context, _ gen.ConnectTaskStreamRequ
 	if a.cfg.WebSocket == nil {
 		return nil, noStreams("WebSocket")
 	}
+	// A connection subscribes once; its place in the limits is taken then,
+	// on the session's goroutine, and given back when the session ends.
+	release := func() {}
 	open := func(ctx context.Context, taskID string) (taskbridge.Task, error) {
 		_, t, err := a.task(WithPrincipal(ctx, p), taskID)
-		return t, err
+		if err != nil {
+			return t, err
+		}
+		r, err := a.limits.openStream(p.Subject)
+		if err != nil {
+			return t, err
+		}
+		release()
+		release = r
+		return t, nil
 	}
-	return gen.ConnectTaskStreamStream{StreamResponse: a.cfg.WebSocket.WebSocket(ctx, p, open)}, nil
+	stream := a.cfg.WebSocket.WebSocket(ctx, p, open)
+	return gen.ConnectTaskStreamStream{StreamResponse: releasing{stream, func() { release() }}}, nil
 }

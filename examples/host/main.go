@@ -63,7 +63,8 @@ type options struct {
 	retainEnded     time.Duration
 	maxConcurrent   int
 	logLevel        string
-	http            bridge.HTTP // the connection caps and timeouts
+	http            bridge.HTTP   // the connection caps and timeouts
+	limits          bridge.Limits // the per-subject caps
 }
 
 // parseOptions reads flags, with TASKBRIDGE_<NAME> environment variables as
@@ -87,6 +88,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.http.MaxConnectionsPerClient, "max-conns-per-client", 0, fmt.Sprintf("open connections from one client address at the most (0: %d; -1: no cap)", bridge.DefaultMaxConnectionsPerClient))
 	fs.DurationVar(&o.http.BodyReadTimeout, "body-read-timeout", bridge.DefaultBodyReadTimeout, "how long a request body may stall before the request is cut")
 	fs.DurationVar(&o.http.IdleTimeout, "idle-timeout", bridge.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&o.limits.StreamsPerSubject, "streams-per-subject", 1000, "open streams of one caller at the most (0: no cap)")
+	fs.Float64Var(&o.limits.CreatesPerSecond, "creates-per-second", 200, "creates of one caller a second at the most, on average (0: no cap)")
+	fs.IntVar(&o.limits.CreatesBurst, "creates-burst", 0, "creates of one caller at once at the most (0: one second's worth)")
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "TASKBRIDGE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -159,6 +163,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		Local:           bridge.Local{MaxConcurrent: o.maxConcurrent},
 		Background:      bridge.Background{RetainEnded: o.retainEnded},
 		HTTP:            o.http,
+		Limits:          o.limits,
 		ShutdownTimeout: o.drain,
 		Logger:          log,
 	})

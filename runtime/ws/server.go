@@ -61,8 +61,9 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 // WebSocket returns the response that upgrades the request and serves one
 // subscription for the caller p: it checks the subscribed task with open,
 // which must answer taskbridge.ErrTaskNotFound (wrapped) for a task that is
-// missing or not p's. The session runs under the context of the request
-// handed to ServeStream; ctx is not kept. *Server thus implements the
+// missing or not p's, and may answer taskbridge.ErrTooManyRequests for a
+// caller over its limit of streams (both close with 1008). The session runs
+// under the context of the request handed to ServeStream; ctx is not kept. *Server thus implements the
 // services' WebSocket port (services.WebSocketStreams) without importing it.
 func (s *Server) WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error)) gen.StreamResponse {
 	return &stream{srv: s, p: p, open: open}

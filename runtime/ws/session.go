@@ -415,6 +415,8 @@ func (ss *session) failed(err error) closeReq {
 		return policy(gen.ErrorCodeTaskNotFound, "task not found")
 	case errors.Is(err, taskbridge.ErrUnauthenticated):
 		return policy(gen.ErrorCodeAuthenticationError, "authentication required")
+	case errors.Is(err, taskbridge.ErrTooManyRequests):
+		return policy(gen.ErrorCodeTooManyRequests, "over this caller's limit of open streams")
 	}
 	ss.log.LogAttrs(context.WithoutCancel(ss.ctx), slog.LevelError, "websocket stream failed",
 		slog.String("task", ss.taskID), slog.String("error", err.Error()))
