@@ -68,6 +68,13 @@ type Append struct {
 	Status TaskStatus
 	// Suspension, with a TASK_SUSPENDED event, is recorded as open.
 	Suspension *Suspension
+	// Key, when not empty, makes the append idempotent: when the task
+	// already has an event appended with this Key, Append changes nothing
+	// and returns that event, also after the task ended. A reporter whose
+	// append failed with an unknown outcome (the connection was lost during
+	// the commit) retries with the same Key, so the event is stored once.
+	// Keys are unique per task; an empty Key appends every time.
+	Key string
 }
 
 // ErrMalformedCursor is returned by ParseEventID for a string that cannot be

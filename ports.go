@@ -45,7 +45,9 @@ type EventStore interface {
 	// carry its own terminal Status (TASK_COMPLETED with COMPLETED, and so
 	// on) and a terminal Status needs its terminal event; other pairings are
 	// ErrInvalidTransition. A Suspension goes only with TASK_SUSPENDED. A
-	// terminal event closes any open suspension of the task.
+	// terminal event closes any open suspension of the task. An append
+	// whose Key the task has already seen returns the event of that Key
+	// before any of these checks.
 	Append(ctx context.Context, taskID string, a Append) (Event, error)
 	// ReadAfter returns up to limit events with ids greater than after, in
 	// order, or ErrTaskNotFound.

@@ -265,7 +265,7 @@ func New(cfg Config) (*Bridge, error) {
 	if _, ok := cfg.Store.(taskbridge.Preparer); !ok {
 		close(b.prepared)
 	}
-	if b.reporter, err = services.NewReporter(services.ReporterConfig{Store: cfg.Store, Contract: c.spec, Metrics: cfg.Metrics}); err != nil {
+	if b.reporter, err = services.NewReporter(services.ReporterConfig{Store: cfg.Store, Contract: c.spec, Metrics: cfg.Metrics, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	if b.executor, err = b.newExecutor(); err != nil {

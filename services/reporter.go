@@ -2,10 +2,12 @@ package services
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/taskbridge-go/taskbridge"
@@ -17,26 +19,49 @@ import (
 // result that breaks its task type's result schema.
 const CodeInvalidResult = "INVALID_RESULT"
 
+// DefaultReportRetryFor is how long a report is retried while the store
+// is unavailable, when ReporterConfig.RetryFor is 0: long enough to ride
+// out a database restart or a failover.
+const DefaultReportRetryFor = time.Minute
+
+// The backoff between the tries of a report: it doubles from the first
+// wait up to the longest.
+const (
+	reportRetryFirst   = 50 * time.Millisecond
+	reportRetryLongest = 2 * time.Second
+)
+
 // ReporterConfig wires a Reporter. Store is required; a nil Contract checks
-// no results, a nil Metrics counts nothing and a nil Clock is time.Now.
+// no results, a nil Metrics counts nothing, a nil Clock is time.Now and a
+// nil Logger discards.
 type ReporterConfig struct {
 	Store taskbridge.Store
 	// Contract declares the result schema of each task type.
 	Contract *taskspec.Spec
 	Metrics  taskbridge.Metrics
 	Clock    func() time.Time
+	Logger   *slog.Logger
+	// RetryFor bounds how long a report is retried, with backoff, while
+	// the store answers taskbridge.ErrUnavailable; 0 is
+	// DefaultReportRetryFor and a negative value tries once. A retry never
+	// stores an event twice: every report appends with its own Key.
+	RetryFor time.Duration
 }
 
 // Reporter is the one reporting API of executors (taskbridge.Reporter): each
 // report is checked against the contract's payload schema (and a result
 // against its task type's), then appended together with its status move, so
 // that status and history never disagree and no event the contract would
-// refuse is ever stored.
+// refuse is ever stored. A report the store cannot take because it is
+// unavailable is retried with backoff (ReporterConfig.RetryFor), under the
+// same Key, so that it lands once.
 type Reporter struct {
 	store    taskbridge.Store
 	contract *taskspec.Spec
 	metrics  taskbridge.Metrics
 	clock    func() time.Time
+	log      *slog.Logger
+	retryFor time.Duration
 	schemas  *payloadSchemas
 }
 
@@ -53,6 +78,9 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.RetryFor == 0 {
+		cfg.RetryFor = DefaultReportRetryFor
+	}
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("services: embedded spec: %w", err)
@@ -61,7 +89,44 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reporter{store: cfg.Store, contract: cfg.Contract, metrics: cfg.Metrics, clock: cfg.Clock, schemas: schemas}, nil
+	return &Reporter{
+		store: cfg.Store, contract: cfg.Contract, metrics: cfg.Metrics, clock: cfg.Clock,
+		log: orDiscard(cfg.Logger), retryFor: cfg.RetryFor, schemas: schemas,
+	}, nil
+}
+
+// retry runs op until it succeeds, fails for another reason than an
+// unavailable store, ctx ends or the retry time is spent; it returns op's
+// last error.
+func (r *Reporter) retry(ctx context.Context, taskID string, op func() error) error {
+	err := op()
+	if err == nil || !errors.Is(err, taskbridge.ErrUnavailable) || r.retryFor < 0 {
+		return err
+	}
+	r.log.LogAttrs(ctx, slog.LevelWarn, "the store is unavailable; retrying the report",
+		slog.String("taskId", taskID), slog.Any("err", err))
+	giveUp := time.Now().Add(r.retryFor)
+	for wait := reportRetryFirst; errors.Is(err, taskbridge.ErrUnavailable); wait = min(2*wait, reportRetryLongest) {
+		d := jitter(wait)
+		if time.Now().Add(d).After(giveUp) {
+			r.log.LogAttrs(ctx, slog.LevelError, "the store stayed unavailable; the report is given up",
+				slog.String("taskId", taskID), slog.Any("err", err))
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(d):
+		}
+		err = op()
+	}
+	return err
+}
+
+// jitter spreads d over [0.75d, 1.25d), so that the reporters of many
+// tasks that failed at once do not retry at once.
+func jitter(d time.Duration) time.Duration {
+	return d*3/4 + rand.N(d/2)
 }
 
 // encode marshals a payload and validates it against its schema.
@@ -88,7 +153,12 @@ func (r *Reporter) append(ctx context.Context, taskID string, t taskbridge.Event
 	if s != nil {
 		s.Payload = b
 	}
-	if _, err := r.store.Append(ctx, taskID, taskbridge.Append{Type: t, Payload: b, Status: status, Suspension: s}); err != nil {
+	a := taskbridge.Append{Type: t, Payload: b, Status: status, Suspension: s, Key: crand.Text()}
+	err = r.retry(ctx, taskID, func() error {
+		_, err := r.store.Append(ctx, taskID, a)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	r.metrics.EventAppended(t)
@@ -153,7 +223,7 @@ func suspendedPayload(req taskbridge.SuspendRequest) (gen.TaskSuspendedPayload, 
 		SchemaVersion:  1,
 	}
 	if p.SuspendId == "" {
-		p.SuspendId = rand.Text()
+		p.SuspendId = crand.Text()
 	}
 	if p.Kind == "" {
 		p.Kind = gen.SuspensionKindUserActionRequired
@@ -217,7 +287,7 @@ func (r *Reporter) checkResult(ctx context.Context, taskID string, result json.R
 	if r.contract == nil {
 		return nil
 	}
-	t, err := r.store.GetTask(ctx, taskID)
+	t, err := r.task(ctx, taskID)
 	if err != nil {
 		return err
 	}
@@ -226,6 +296,15 @@ func (r *Reporter) checkResult(ctx context.Context, taskID string, result json.R
 		return nil
 	}
 	return declared.Result.CheckJSON("/result", result)
+}
+
+// task reads the task, retrying while the store is unavailable.
+func (r *Reporter) task(ctx context.Context, taskID string) (t taskbridge.Task, err error) {
+	err = r.retry(ctx, taskID, func() error {
+		t, err = r.store.GetTask(ctx, taskID)
+		return err
+	})
+	return t, err
 }
 
 // Fail appends TASK_FAILED, or TASK_CANCELLED once a cancel was requested.
@@ -242,7 +321,7 @@ func (r *Reporter) Fail(ctx context.Context, taskID string, f taskbridge.Failure
 // request (DefaultCancelReason when there was none, e.g. an executor that
 // stopped on its own).
 func (r *Reporter) Cancelled(ctx context.Context, taskID string) error {
-	t, err := r.store.GetTask(ctx, taskID)
+	t, err := r.task(ctx, taskID)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,19 @@ func (s *Store) Append(ctx context.Context, taskID string, a taskbridge.Append) 
 	if err != nil {
 		return taskbridge.Event{}, err
 	}
+	if id, seen := r.keys[a.Key]; seen && a.Key != "" {
+		ev := r.events.at(int(id - 1))
+		r.mu.Unlock()
+		ev.Payload = cloneRaw(ev.Payload)
+		return ev, nil
+	}
 	ev, err := s.appendLocked(r, a.Type, payload, a.Status, sus)
+	if err == nil && a.Key != "" {
+		if r.keys == nil {
+			r.keys = map[string]uint64{}
+		}
+		r.keys[a.Key] = ev.ID
+	}
 	r.mu.Unlock()
 	if err != nil {
 		return taskbridge.Event{}, err
@@ -184,6 +196,9 @@ func (l *eventLog) add(e taskbridge.Event) {
 	l.chunks[k] = append(l.chunks[k], e)
 	l.n++
 }
+
+// at returns the event at index i (its id less one).
+func (l *eventLog) at(i int) taskbridge.Event { return l.chunks[i/chunkSize][i%chunkSize] }
 
 func (l *eventLog) last() (taskbridge.Event, bool) {
 	if l.n == 0 {

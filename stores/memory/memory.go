@@ -52,6 +52,9 @@ type record struct {
 	// opened lists the suspension ids in the order they opened.
 	opened   []string
 	receipts map[string]*taskbridge.ActionReceipt
+	// keys maps the Keys of keyed appends to their event ids; nil until
+	// the first one.
+	keys map[string]uint64
 }
 
 // New returns an empty store.

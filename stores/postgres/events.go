@@ -33,8 +33,8 @@ task AS (
 	RETURNING id, last_event_id, updated_at
 ),
 event AS (
-	INSERT INTO events (task_id, event_id, type, created_at, payload)
-	SELECT id, last_event_id, @type::text, updated_at, @payload::json FROM task
+	INSERT INTO events (task_id, event_id, type, created_at, payload, report_key)
+	SELECT id, last_event_id, @type::text, updated_at, @payload::json, nullif(@key::text, '') FROM task
 	RETURNING event_id, created_at
 ),
 opened AS (
@@ -82,7 +82,7 @@ func (s *Store) Append(ctx context.Context, taskID string, a taskbridge.Append) 
 // appendWith appends through q, the pool or the transaction of an action.
 func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a taskbridge.Append) (taskbridge.Event, error) {
 	args := pgx.NamedArgs{
-		"task": taskID, "type": string(a.Type), "payload": a.Payload, "channel": s.channel,
+		"task": taskID, "type": string(a.Type), "payload": a.Payload, "key": a.Key, "channel": s.channel,
 		"status": nil, "from": movableFrom(a.Status), "ends": a.Status.IsTerminal(),
 		"refused_once_cancelled": a.Type.IsTerminal() && a.Type != taskbridge.EventCancelled,
 		"suspend_id":             nil, "allowed_actions": nil, "expires_at": nil,
@@ -115,6 +115,13 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 	ev := taskbridge.Event{TaskID: taskID, Type: a.Type, Payload: a.Payload}
 	var id int64
 	err := q.QueryRow(ctx, appendSQL, args).Scan(&id, &ev.CreatedAt)
+	if err != nil && a.Key != "" {
+		// Refused, or its event or suspension is there already: it may be
+		// the retry of an append that committed.
+		if ev, found, kerr := s.keyed(ctx, q, taskID, a.Key); kerr != nil || found {
+			return ev, kerr
+		}
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return taskbridge.Event{}, s.refusal(ctx, q, taskID, a)
@@ -125,6 +132,23 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 	}
 	ev.ID, ev.CreatedAt = uint64(id), ev.CreatedAt.UTC()
 	return ev, nil
+}
+
+// keyed returns the task's event appended with the key, if there is one.
+func (s *Store) keyed(ctx context.Context, q querier, taskID, key string) (taskbridge.Event, bool, error) {
+	ev := taskbridge.Event{TaskID: taskID}
+	var id int64
+	var typ string
+	err := q.QueryRow(ctx, `SELECT event_id, type, created_at, payload FROM events
+		WHERE task_id = $1 AND report_key = $2`, taskID, key).Scan(&id, &typ, &ev.CreatedAt, &ev.Payload)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return taskbridge.Event{}, false, nil
+	case err != nil:
+		return taskbridge.Event{}, false, fmt.Errorf("postgres: append to task %q: find key: %w", taskID, err)
+	}
+	ev.ID, ev.Type, ev.CreatedAt = uint64(id), taskbridge.EventType(typ), ev.CreatedAt.UTC()
+	return ev, true, nil
 }
 
 // pairingBroken reports a terminal event without its own terminal status, or

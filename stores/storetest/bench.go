@@ -17,7 +17,7 @@ var benchPayload = json.RawMessage(`{"message":"a line of progress from a long t
 
 // Benchmark measures the store's hot paths with the same workloads for
 // every backend, so that their figures compare: appends to one task, appends
-// to 100 tasks at once, and the replay of 10,000 events after a cursor in
+// to 100 tasks at once (each keyed, as a Reporter's), and the replay of 10,000 events after a cursor in
 // pages of 256 (the hub's read batch). Each reports events/s. newStore makes
 // one store per sub-benchmark, as a Factory does.
 func Benchmark(b *testing.B, newStore func(b *testing.B) taskbridge.Store) {
@@ -26,7 +26,8 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) taskbridge.Store) {
 		id := benchTask(b, s, "one")
 		a := taskbridge.Append{Type: taskbridge.EventMessage, Payload: benchPayload}
 		b.ReportAllocs()
-		for b.Loop() {
+		for i := 0; b.Loop(); i++ {
+			a.Key = benchKey(i)
 			if _, err := s.Append(b.Context(), id, a); err != nil {
 				b.Fatal(err)
 			}
@@ -42,7 +43,9 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) taskbridge.Store) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			id := benchTask(b, s, fmt.Sprint("many-", n.Add(1)))
-			for pb.Next() {
+			a := a
+			for i := 0; pb.Next(); i++ {
+				a.Key = benchKey(i)
 				if _, err := s.Append(context.Background(), id, a); err != nil {
 					b.Error(err)
 					return
@@ -75,6 +78,10 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) taskbridge.Store) {
 		b.ReportMetric(float64(b.N*replay)/b.Elapsed().Seconds(), "events/s")
 	})
 }
+
+// benchKey is the i-th append's Key: appends are keyed, as the Reporter's
+// are.
+func benchKey(i int) string { return fmt.Sprintf("report-%020d", i) }
 
 // benchTask creates a running task and returns its id.
 func benchTask(b *testing.B, s taskbridge.Store, name string) string {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,6 +20,50 @@ var eventCases = []testCase{
 	{name: "AppendConcurrentOneTask", run: testAppendConcurrentOneTask, alone: true},
 	{name: "AppendTasksIndependent", run: testAppendTasksIndependent},
 	{name: "TaskFollowsAppends", run: testTaskFollowsAppends},
+	{name: "KeyedAppendIsIdempotent", run: testKeyedAppendIsIdempotent},
+}
+
+// A retried append finds the event its key made, whatever came after it,
+// even once the task ended; an empty key appends every time.
+func testKeyedAppendIsIdempotent(t *testing.T, e *env) {
+	id, other := e.runningTask(), e.runningTask()
+	keyed := func(taskID string, a taskbridge.Append, key string) (taskbridge.Event, error) {
+		a.Key = key
+		return e.s.Append(e.ctx, taskID, a)
+	}
+	first, err := keyed(id, appendOf(taskbridge.EventMessage, "first"), "k1")
+	require.NoError(t, err)
+	e.message(id) // another report came in between
+	again, err := keyed(id, appendOf(taskbridge.EventMessage, "first"), "k1")
+	require.NoError(t, err)
+	require.Equal(t, first.ID, again.ID, "the retry finds its event")
+	require.Equal(t, first.Type, again.Type)
+	require.JSONEq(t, string(first.Payload), string(again.Payload))
+	requireTime(t, first.CreatedAt, again.CreatedAt, "the retry's CreatedAt")
+	e.requireUnchanged(id, first.ID+1)
+
+	elsewhere, err := keyed(other, appendOf(taskbridge.EventMessage, "other"), "k1")
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), elsewhere.ID, "keys are per task")
+
+	s := e.suspension(id, time.Time{})
+	suspend := taskbridge.Append{Type: taskbridge.EventSuspended, Payload: s.Payload, Suspension: &s}
+	opened, err := keyed(id, suspend, "k2")
+	require.NoError(t, err)
+	retried, err := keyed(id, suspend, "k2")
+	require.NoError(t, err, "the retry does not open the suspension again")
+	require.Equal(t, opened.ID, retried.ID)
+
+	done, err := keyed(id, appendOf(taskbridge.EventCompleted, "done"), "k3")
+	require.NoError(t, err)
+	retried, err = keyed(id, appendOf(taskbridge.EventCompleted, "done"), "k3")
+	require.NoError(t, err, "the retry of the terminal event finds it")
+	require.Equal(t, done.ID, retried.ID)
+	_, err = keyed(id, appendOf(taskbridge.EventMessage, "late"), "k4")
+	require.ErrorIs(t, err, taskbridge.ErrTaskEnded, "a new key after the end")
+	_, err = keyed(id, appendOf(taskbridge.EventMessage, "late"), "")
+	require.ErrorIs(t, err, taskbridge.ErrTaskEnded, "no key after the end")
+	e.requireUnchanged(id, done.ID)
 }
 
 func testAppendAssignsDenseIDs(t *testing.T, e *env) {
