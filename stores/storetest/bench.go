@@ -16,10 +16,11 @@ import (
 var benchPayload = json.RawMessage(`{"message":"a line of progress from a long task","level":"info"}`)
 
 // Benchmark measures the store's hot paths with the same workloads for
-// every backend, so that their figures compare: appends to one task, appends
-// to 100 tasks at once (each keyed, as a Reporter's), and the replay of 10,000 events after a cursor in
-// pages of 256 (the hub's read batch). Each reports events/s. newStore makes
-// one store per sub-benchmark, as a Factory does.
+// every backend, so that their figures compare: keyed appends (as a
+// Reporter's) to one task and to 100 tasks at once, and the replay of
+// 10,000 events after a cursor in pages of 256 (the hub's read batch). Each
+// reports events/s. newStore makes one store per sub-benchmark, as a
+// Factory does.
 func Benchmark(b *testing.B, newStore func(b *testing.B) taskbridge.Store) {
 	b.Run("AppendOneTask", func(b *testing.B) {
 		s := newStore(b)
