@@ -114,6 +114,32 @@ type SharedStore interface {
 	Shared() bool
 }
 
+// LeaseStore is implemented by a SharedStore that keeps executor leases, so
+// that a task does not stay live forever when the process that ran it died.
+// Each process whose executor runs tasks holds a lease under a name of its
+// own (the holder), renews it while it lives, and marks the tasks it takes
+// as held under it. A live task is lost when its holder's lease expired, or
+// when no holder holds it (none took it, or its holder let go of it without
+// ending it); another process claims a lost task, which it then holds as
+// lost, and ends it. All times are the store's clock, so the processes'
+// clocks need not agree. All methods are safe for concurrent use.
+type LeaseStore interface {
+	// RenewLease extends holder's lease to ttl from now, marks the live
+	// tasks of taken that no holder holds as held by holder, and lets go of
+	// the live tasks of released that holder holds. It returns the store's
+	// time of the renewal.
+	RenewLease(ctx context.Context, holder string, ttl time.Duration, taken, released []string) (time.Time, error)
+	// ClaimLostTasks claims up to limit lost tasks for holder: live tasks,
+	// not held by holder, whose holder's lease ended before expiredBefore,
+	// or held by no holder and created before expiredBefore less ttl.
+	// expiredBefore is a time of the store's clock, such as a renewal's. It
+	// returns the tasks it claimed and, up to limit more, the live tasks
+	// holder claimed before (whose end failed, or whose claim's answer was
+	// lost), so that a claimer that retries ends every task it claimed.
+	// Concurrent claims never claim one task twice.
+	ClaimLostTasks(ctx context.Context, holder string, expiredBefore time.Time, ttl time.Duration, limit int) ([]string, error)
+}
+
 // Preparer is implemented by a Store that must be made ready before it is
 // used, for example by applying its schema migrations. Prepare is
 // idempotent and safe to call from several processes at once; it returns

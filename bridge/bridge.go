@@ -2,11 +2,13 @@ package bridge
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -90,6 +92,13 @@ type Local struct {
 	// MaxConcurrent bounds the handlers running at once (a task waiting in
 	// a suspension does not count); 0 is local.DefaultMaxConcurrent.
 	MaxConcurrent int
+	// Lease applies over a store that replicas share (a
+	// taskbridge.LeaseStore): it bounds how long a task stays live after
+	// the process that ran it died, before another replica ends it with
+	// TASK_FAILED EXECUTOR_LOST (retryable). A replica that cannot renew
+	// its lease for a third of it has its tasks taken for lost. 0 is
+	// DefaultLease (30 s).
+	Lease time.Duration
 }
 
 // HTTP says where Mount puts the routes, relative to the router it is
@@ -206,6 +215,9 @@ type OwnerOnly = services.OwnerOnly
 // (Background.RetainEnded).
 const DefaultRetainEnded = services.DefaultRetainEnded
 
+// DefaultLease is Local.Lease by default.
+const DefaultLease = services.DefaultLease
+
 // Bridge is taskbridge-go wired: the API on a host's router, the transports,
 // the fan-out hub, the executor and the background work. Make it with New,
 // put its routes on a router with Mount, run it with Run and stop it with
@@ -220,6 +232,7 @@ type Bridge struct {
 	hub      *hub.Hub
 	ws       *ws.Server
 	api      *services.API
+	leases   *services.Leases // nil unless the local executor runs on a LeaseStore
 
 	prepared chan struct{} // closed once the store is prepared
 
@@ -342,10 +355,12 @@ func checkTypes(spec *taskspec.Spec, types []TaskType, local bool) (map[string]f
 }
 
 // newExecutor makes the configured executor, or the local one over the
-// handlers; over a store that replicas share, a task it does not run is
-// taken to run elsewhere rather than lost.
+// handlers. Over a store that replicas share, a task it does not run is
+// taken to run elsewhere rather than lost, and the local executor holds a
+// lease on the tasks it runs, when the store keeps leases.
 func (b *Bridge) newExecutor() (taskbridge.TaskExecutor, error) {
 	var ex taskbridge.TaskExecutor
+	var runner *local.Executor
 	if b.cfg.Executor != nil {
 		var err error
 		if ex, err = b.cfg.Executor(b.reporter); err != nil {
@@ -357,12 +372,26 @@ func (b *Bridge) newExecutor() (taskbridge.TaskExecutor, error) {
 			run := t.Run
 			types[i] = local.TaskType{Name: t.Name, Run: func(ctx context.Context, r *local.Run) (json.RawMessage, error) { return run(ctx, r) }}
 		}
-		ex = local.New(local.Config{Reporter: b.reporter, MaxConcurrent: b.cfg.Local.MaxConcurrent, Logger: b.log}, types...)
+		runner = local.New(local.Config{Reporter: b.reporter, MaxConcurrent: b.cfg.Local.MaxConcurrent, Logger: b.log}, types...)
+		ex = runner
 	}
-	if s, ok := b.store.(taskbridge.SharedStore); ok && s.Shared() {
-		ex = replicaExecutor{ex}
+	if s, ok := b.store.(taskbridge.SharedStore); !ok || !s.Shared() {
+		return ex, nil
 	}
-	return ex, nil
+	if ls, ok := b.store.(taskbridge.LeaseStore); ok && runner != nil {
+		b.leases = &services.Leases{
+			Store: ls, Reporter: b.reporter, Holder: holderName(), Held: runner.Tasks,
+			Lease: b.cfg.Local.Lease, Logger: b.log,
+		}
+	}
+	return replicaExecutor{TaskExecutor: ex, tasks: b.store}, nil
+}
+
+// holderName names this process's executor among the replicas: its host,
+// its pid and a random part, new at each start.
+func holderName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
 }
 
 // probes are the host's probes with the bridge's own.
@@ -443,6 +472,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 		work.Go(func() {
 			_ = (&services.Retention{Store: b.store, Interval: bg.RetentionInterval, RetainEnded: bg.RetainEnded, ReceiptTTL: bg.ReceiptTTL, Logger: b.log}).Run(ctx)
 		})
+		if b.leases != nil {
+			work.Go(func() { _ = b.leases.Run(ctx) })
+		}
 		work.Wait()
 	})
 	select {

@@ -190,6 +190,27 @@ func TestOverASharedStoreATaskRunningElsewhereIsNotLost(t *testing.T) {
 	}
 }
 
+// The outcome of an action on a task that ended while its replica was away
+// is for no one: the hand-off is settled instead of retried forever.
+func TestOverASharedStoreAnEndedTaskIsNotRunningAnywhere(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cfg := testConfig()
+	store := shared{memory.New()}
+	cfg.Store = store
+	b, err := New(cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, b.Shutdown(ctx)) }()
+	task, _, err := store.CreateTask(ctx, taskbridge.NewTask{ID: "ended", Owner: "o", ClientRequestID: "r", Type: "wait", Fingerprint: "f", CreatedAt: time.Now()})
+	require.NoError(t, err)
+	resume := taskbridge.Resume{TaskID: task.ID, SuspendID: "s"}
+	require.ErrorIs(t, b.executor.Resume(ctx, resume), errNotHere, "live: it may run elsewhere")
+	_, err = store.Append(ctx, task.ID, taskbridge.Append{Type: taskbridge.EventFailed, Status: taskbridge.StatusFailed,
+		Payload: json.RawMessage(`{"code":"EXECUTOR_LOST","message":"gone","retryable":true}`)})
+	require.NoError(t, err)
+	require.ErrorIs(t, b.executor.Resume(ctx, resume), taskbridge.ErrTaskNotRunning, "ended: it runs nowhere")
+}
+
 // flaky is a store that must be prepared, and fails to be until its
 // database "comes up".
 type flaky struct {

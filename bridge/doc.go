@@ -48,4 +48,7 @@
 // PostgreSQL), a task that this process's executor does not run may run on
 // another replica: a cancel of it ends it in the store, and a resume is
 // left to the replica that runs it, instead of failing the task as lost.
+// When the store keeps leases (a taskbridge.LeaseStore), the local executor
+// holds one while it runs tasks, and every replica ends the tasks of a
+// replica that died with TASK_FAILED EXECUTOR_LOST, within Local.Lease.
 package bridge

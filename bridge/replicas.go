@@ -15,19 +15,32 @@ var errNotHere = errors.New("the task does not run on this replica")
 // replicaExecutor is the executor of one replica among several that share
 // a store. A task it does not run may well run on another replica, so its
 // "not running" must not make the services end the task as lost: a resume
-// is left to the reconciler of the replica that runs the task, and a
-// cancel ends the task in the store at once (the replica that runs it
-// finds out at its next report).
-type replicaExecutor struct{ taskbridge.TaskExecutor }
+// is left to the reconciler of the replica that runs the task (or, when
+// that replica died, to the leases that end the task), and a cancel ends
+// the task in the store at once (the replica that runs it finds out at its
+// next report). Only a task that has ended is not running anywhere.
+type replicaExecutor struct {
+	taskbridge.TaskExecutor
+	tasks taskbridge.TaskRegistry
+}
 
 // Cancel asks this replica's executor to stop the task.
 func (e replicaExecutor) Cancel(ctx context.Context, taskID string) error {
 	return notHere(e.TaskExecutor.Cancel(ctx, taskID))
 }
 
-// Resume hands the outcome to this replica's executor, if it runs the task.
+// Resume hands the outcome to this replica's executor, if it runs the
+// task. The outcome of a task that has ended is for no one: that is
+// taskbridge.ErrTaskNotRunning, so that the hand-off is settled.
 func (e replicaExecutor) Resume(ctx context.Context, r taskbridge.Resume) error {
-	return notHere(e.TaskExecutor.Resume(ctx, r))
+	err := notHere(e.TaskExecutor.Resume(ctx, r))
+	if !errors.Is(err, errNotHere) {
+		return err
+	}
+	if t, gerr := e.tasks.GetTask(ctx, r.TaskID); gerr == nil && t.Status.IsTerminal() {
+		return fmt.Errorf("task %s has ended: %w", r.TaskID, taskbridge.ErrTaskNotRunning)
+	}
+	return err
 }
 
 // Shutdown stops the executor, when it can be stopped.

@@ -126,8 +126,7 @@ func (a *API) handOff(ctx context.Context, r taskbridge.Resume) {
 func handOff(ctx context.Context, ex taskbridge.TaskExecutor, rep taskbridge.Reporter, store taskbridge.SuspensionStore, r taskbridge.Resume) error {
 	err := ex.Resume(ctx, r)
 	if errors.Is(err, taskbridge.ErrTaskNotRunning) {
-		lost := taskbridge.Failure{Code: "EXECUTOR_LOST", Message: "no executor runs this task any more", Retryable: true}
-		err = rep.Fail(ctx, r.TaskID, lost)
+		err = rep.Fail(ctx, r.TaskID, lostFailure)
 		if errors.Is(err, taskbridge.ErrTaskEnded) || errors.Is(err, taskbridge.ErrCancelRequested) {
 			err = nil
 		}

@@ -217,6 +217,19 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Tasks returns the ids of the tasks the executor holds now, in no order:
+// waiting for a slot, running or suspended, until their final report was
+// made.
+func (e *Executor) Tasks() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ids := make([]string, 0, len(e.runs))
+	for id := range e.runs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 func (e *Executor) lookup(taskID string) *Run {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -786,3 +786,35 @@ func TestManyTasksRace(t *testing.T) {
 		}
 	}
 }
+
+func TestTasksListsWhatTheExecutorHolds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rep := newFakeReporter()
+		release := make(chan struct{})
+		e := newExecutor(t, rep, 1,
+			fn("suspend", func(ctx context.Context, run *Run) (json.RawMessage, error) {
+				_, err := run.Suspend(ctx, taskbridge.SuspendRequest{SuspendID: "s", ReasonCode: "R", AllowedActions: []string{"a"}})
+				return nil, err
+			}),
+			fn("hog", func(ctx context.Context, run *Run) (json.RawMessage, error) {
+				<-release
+				return nil, nil
+			}))
+		require.Empty(t, e.Tasks())
+		require.NoError(t, e.Submit(t.Context(), task("suspended", "suspend")))
+		<-rep.suspended("suspended")
+		require.NoError(t, e.Submit(t.Context(), task("running", "hog")))
+		require.NoError(t, e.Submit(t.Context(), task("waiting", "hog")))
+		synctest.Wait()
+		require.ElementsMatch(t, []string{"suspended", "running", "waiting"}, e.Tasks())
+
+		close(release)
+		require.NoError(t, e.Resume(t.Context(), action("suspended", "s", "a")))
+		for _, id := range []string{"suspended", "running", "waiting"} {
+			<-rep.done(id)
+		}
+		synctest.Wait()
+		require.Empty(t, e.Tasks(), "a task is let go once its final report was made")
+	})
+}

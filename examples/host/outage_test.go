@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -217,4 +218,38 @@ func TestDatabaseUnreachableIs503(t *testing.T) {
 	require.Equal(t, http.StatusOK, snap.status)
 	require.Contains(t, string(snap.body), `"status":"RUNNING"`, "the cancel during the outage changed nothing")
 	h.do(t, http.MethodPost, "/api/v1/tasks/"+id+"/cancel", "alice", "", nil)
+}
+
+// TestDatabaseCutWhileATaskReports takes the database away while a task
+// reports as fast as it can and gives it back: the reports that failed are
+// retried until they land, once each, and the task completes with its
+// history dense and complete.
+func TestDatabaseCutWhileATaskReports(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.URL(t)
+	proxy, viaProxy := newDBProxy(t, dbURL)
+	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost"))
+	h.awaitReady(t)
+
+	const ticks = 400
+	id := h.createScripted(t, "alice", "reporting",
+		step("ticks", map[string]any{"count": ticks, "intervalMs": 2}),
+		step("complete", map[string]any{"result": "ok"}))
+	for h.lastEventID(t, "alice", id) < 20 { // well under way
+		time.Sleep(10 * time.Millisecond) // pacing, not an assertion
+	}
+	proxy.cut()
+	time.Sleep(700 * time.Millisecond) // the outage's length; nothing is asserted about time
+	proxy.restore()
+
+	events := h.follow(t, "alice", id)
+	require.Len(t, events, 1+ticks+1, "TASK_STARTED, every tick once, TASK_COMPLETED")
+	for i, e := range events {
+		require.Equal(t, fmt.Sprint(i+1), e.EventID, "eventIds are dense from 1")
+	}
+	require.Equal(t, "TASK_COMPLETED", events[len(events)-1].Type)
+	for i, e := range events[1 : 1+ticks] {
+		require.Equal(t, "TASK_MESSAGE", e.Type)
+		require.Contains(t, string(e.Payload), fmt.Sprintf(`"tick %d/%d"`, i+1, ticks), "each tick once, in order")
+	}
 }

@@ -320,3 +320,58 @@ func TestReplicasShareTasksAndSurviveAKill(t *testing.T) {
 	require.Zero(t, ws.switched)
 	a.awaitReady(t) // A is unharmed
 }
+
+// TestTasksOfADeadReplicaEndAsLost runs two host processes on one
+// database with a short lease, starts a ticking task and a task waiting for
+// a human on A and follows both on B. A is killed: within the lease B ends
+// both with TASK_FAILED EXECUTOR_LOST (retryable), which their followers
+// receive, after a dense history.
+func TestTasksOfADeadReplicaEndAsLost(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.URL(t)
+	schema := pgtest.Schema(t, dbURL, "tbhost")
+	bin := buildHost(t)
+	flags := []string{"-store", "postgres", "-postgres-url", dbURL, "-postgres-schema", schema, "-lease", "3s"}
+	a := startReplica(t, bin, flags...)
+	b := startReplica(t, bin, flags...)
+	a.awaitReady(t)
+	b.awaitReady(t)
+
+	ticking := a.createScripted(t, "alice", "ticking", step("ticks", map[string]any{"count": 1_000_000, "intervalMs": 20}))
+	waiting := a.createScripted(t, "alice", "waiting",
+		step("suspend", map[string]any{"reasonCode": "REVIEW", "allowedActions": []string{"approve"}}),
+		step("complete", map[string]any{"result": "approved"}))
+	b.waitFor(t, "alice", waiting, "TASK_SUSPENDED")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*guardWait)
+	defer cancel()
+	progress := make(chan struct{}, 1<<16)
+	var wg sync.WaitGroup
+	var tickFollower, waitFollower *stream
+	wg.Go(func() {
+		tickFollower = followAcross(ctx, sseConnect, ticking, func() { progress <- struct{}{} }, b.base)
+	})
+	wg.Go(func() { waitFollower = followAcross(ctx, wsConnect, waiting, func() {}, b.base) })
+	for range 10 { // the ticking task is well under way
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			t.Fatal("the ticking task made no progress")
+		}
+	}
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
+	wg.Wait()
+
+	for name, s := range map[string]*stream{"ticking, over SSE": tickFollower, "waiting, over WebSocket": waitFollower} {
+		require.NoError(t, s.err, name)
+		for i, e := range s.events {
+			require.Equal(t, fmt.Sprint(i+1), e.EventID, "%s: eventIds are dense from 1", name)
+		}
+		last := s.events[len(s.events)-1]
+		require.Equal(t, "TASK_FAILED", last.Type, name)
+		require.JSONEq(t, `{"code":"EXECUTOR_LOST","message":"no executor runs this task any more","retryable":true}`, string(last.Payload), name)
+	}
+	require.Equal(t, []string{"TASK_STARTED", "TASK_SUSPENDED", "TASK_FAILED"}, types(waitFollower.events))
+	require.Equal(t, waitFollower.events, b.follow(t, "alice", waiting), "the follower saw the stored history")
+	require.Equal(t, tickFollower.events, b.follow(t, "alice", ticking), "the follower saw the stored history")
+}

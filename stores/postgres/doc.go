@@ -36,6 +36,22 @@
 //     that holds only its candidates. Retention deletes a task row and the
 //     rest goes with it (ON DELETE CASCADE); a live task is never touched.
 //
+// # Leases
+//
+// The store keeps executor leases (taskbridge.LeaseStore): a row per
+// process in executor_leases, renewed with the database's clock, and on
+// each task the name of the process that holds it. A claim takes the lost
+// tasks (their holder's lease expired, or no one holds them) with FOR
+// UPDATE SKIP LOCKED, so concurrent claims never take one task twice, and
+// forgets the expired leases that hold no live task any more.
+//
+// # Idempotent appends
+//
+// An append with a Key stores it with the event (report_key, unique per
+// task). When the append is refused or collides, the event of that Key is
+// looked up and returned, so a report retried after a lost commit is
+// stored once.
+//
 // # Announcements
 //
 // An append notifies the channel "<schema>_appends" with "<taskId>

@@ -55,7 +55,7 @@ func Run(t *testing.T, newStore Factory, f Features) {
 	var cases []testCase
 	for _, group := range [][]testCase{
 		createCases, eventCases, statusCases, cancelCases, suspensionCases,
-		actionCases, expiryCases, receiptCases, retentionCases, watchCases,
+		actionCases, expiryCases, receiptCases, retentionCases, watchCases, leaseCases,
 	} {
 		cases = append(cases, group...)
 	}
