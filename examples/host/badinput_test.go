@@ -38,6 +38,7 @@ func TestBadInput(t *testing.T) {
 
 func badInput(t *testing.T, h *host) {
 	id := h.createScripted(t, "alice", "target", step("suspend", map[string]any{"reasonCode": "R", "allowedActions": []string{"approve"}}))
+	h.waitFor(t, "alice", id, "TASK_SUSPENDED")
 	tasks := "/api/v1/tasks"
 	scripted := func(steps string) string {
 		return `{"clientRequestId":"s","taskType":"scripted","input":{"steps":` + steps + `}}`
