@@ -6,8 +6,10 @@
 #
 #   TASKBRIDGE_BENCH_POSTGRES_URL=postgres://... bench/replicas.sh [scenario...]
 #
-# Scenarios: tasks1000 (1,000 tasks × 1 subscriber, 1,000 events/s in all)
-# and fanout1000 (one task, 1,000 subscribers, 100 events/s). The hosts
+# Scenarios: tasks1000 (1,000 tasks × 1 subscriber, 1,000 events/s in all),
+# fanout1000 (one task, 1,000 subscribers, 100 events/s), and burst100 (100
+# tasks ticking as fast as their appends allow, 1,000 ticks each, on one
+# host over PostgreSQL: delivered/s is the rate of appends). The hosts
 # share core 0, the load tool has core 1; PostgreSQL runs where the
 # scheduler puts it. Each run uses a schema of its own, dropped at the end.
 set -euo pipefail
@@ -48,6 +50,7 @@ args_of() {
   case $1 in
   tasks1000) echo "-tasks 1000 -rate 1000 -duration 10s" ;;
   fanout1000) echo "-subscribers 1000 -rate 100 -duration 10s" ;;
+  burst100) echo "-tasks 100 -rate 1000000 -duration 100ms -timeout 5m" ;;
   *) echo "unknown scenario $1" >&2; exit 2 ;;
   esac
 }
@@ -55,6 +58,12 @@ args_of() {
 run() {
   local a
   a=$(args_of "$1")
+  if [ "$1" = burst100 ]; then
+    start a 8081 -store postgres -postgres-url "$db" -postgres-schema "$schema"
+    load "postgres/A/$1/sse" http://127.0.0.1:8081 http://127.0.0.1:8081 "$(cat "$out/a.pid")" -transport sse $a
+    stop_all
+    return
+  fi
   for t in sse ws poll; do
     start memory 8080
     load "memory/$1/$t" http://127.0.0.1:8080 http://127.0.0.1:8080 "$(cat "$out/memory.pid")" -transport $t $a
@@ -66,6 +75,6 @@ run() {
   done
 }
 
-for s in "${@:-tasks1000 fanout1000}"; do
+for s in "${@:-tasks1000 fanout1000 burst100}"; do
   for one in $s; do run "$one"; done
 done

@@ -26,6 +26,13 @@
 //     rolled-back sequence leaves a gap. The status move, the suspension it
 //     opens or the open ones a terminal event closes go in the same
 //     statement.
+//   - Appends waiting at the same moment, to any tasks, are sent as one
+//     pipelined batch that commits as one transaction (group commit): a
+//     transaction that NOTIFYs holds a cluster-wide lock through its
+//     commit, so one transaction per append would never share a commit.
+//     Each event still NOTIFYs in the transaction that stores it, and an
+//     append that fails in a batch is made again alone, so its error is its
+//     own and the others are stored.
 //   - Create is idempotent through the unique key (owner,
 //     client_request_id): concurrent identical creates make one task.
 //   - An action is judged and recorded in one transaction that holds the

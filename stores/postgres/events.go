@@ -71,16 +71,43 @@ func movableFrom(next taskbridge.TaskStatus) []string {
 // Append adds the event, its status move and its suspension to the task in
 // one statement, stamping the next event id and CreatedAt (the database's
 // clock, never earlier than the task's previous event), and notifies every
-// watching process. See taskbridge.EventStore for the errors; besides those,
-// a Suspension without a TASK_SUSPENDED event or without a SuspendID is
-// refused.
+// watching process. The statement goes in a batch with the other appends
+// waiting at that moment (see appender), which commit together. See
+// taskbridge.EventStore for the errors; besides those, a Suspension without
+// a TASK_SUSPENDED event or without a SuspendID is refused.
 func (s *Store) Append(ctx context.Context, taskID string, a taskbridge.Append) (_ taskbridge.Event, err error) {
 	defer unavailable(&err)
-	return s.appendWith(ctx, s.pool, taskID, a)
+	args, err := s.appendArgs(taskID, a)
+	if err != nil {
+		return taskbridge.Event{}, err
+	}
+	if pairingBroken(a) {
+		return taskbridge.Event{}, s.refusal(ctx, s.pool, taskID, a)
+	}
+	return s.appender.do(&appendCall{ctx: ctx, taskID: taskID, a: a, args: args, done: make(chan struct{})})
 }
 
-// appendWith appends through q, the pool or the transaction of an action.
+// appendWith appends alone through q, the pool or the transaction of an
+// action.
 func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a taskbridge.Append) (taskbridge.Event, error) {
+	args, err := s.appendArgs(taskID, a)
+	if err != nil {
+		return taskbridge.Event{}, err
+	}
+	if pairingBroken(a) {
+		return taskbridge.Event{}, s.refusal(ctx, q, taskID, a)
+	}
+	ev := taskbridge.Event{TaskID: taskID, Type: a.Type, Payload: a.Payload}
+	var id int64
+	if err := q.QueryRow(ctx, appendSQL, args).Scan(&id, &ev.CreatedAt); err != nil {
+		return s.settle(ctx, q, taskID, a, err)
+	}
+	ev.ID, ev.CreatedAt = uint64(id), ev.CreatedAt.UTC()
+	return ev, nil
+}
+
+// appendArgs are the arguments of appendSQL for the append.
+func (s *Store) appendArgs(taskID string, a taskbridge.Append) (pgx.NamedArgs, error) {
 	args := pgx.NamedArgs{
 		"task": taskID, "type": string(a.Type), "payload": a.Payload, "key": a.Key, "channel": s.channel,
 		"status": nil, "from": movableFrom(a.Status), "ends": a.Status.IsTerminal(),
@@ -93,10 +120,10 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 	}
 	if sp := a.Suspension; sp != nil {
 		if a.Type != taskbridge.EventSuspended {
-			return taskbridge.Event{}, fmt.Errorf("postgres: a suspension comes only with a %s event, not %s", taskbridge.EventSuspended, a.Type)
+			return nil, fmt.Errorf("postgres: a suspension comes only with a %s event, not %s", taskbridge.EventSuspended, a.Type)
 		}
 		if sp.SuspendID == "" {
-			return taskbridge.Event{}, errors.New("postgres: a suspension needs a SuspendID")
+			return nil, errors.New("postgres: a suspension needs a SuspendID")
 		}
 		allowed := sp.AllowedActions
 		if allowed == nil {
@@ -108,16 +135,14 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 			args["suspension_payload"] = sp.Payload
 		}
 	}
-	if pairingBroken(a) {
-		return taskbridge.Event{}, s.refusal(ctx, q, taskID, a)
-	}
+	return args, nil
+}
 
-	ev := taskbridge.Event{TaskID: taskID, Type: a.Type, Payload: a.Payload}
-	var id int64
-	err := q.QueryRow(ctx, appendSQL, args).Scan(&id, &ev.CreatedAt)
-	if err != nil && a.Key != "" {
-		// Refused, or its event or suspension is there already: it may be
-		// the retry of an append that committed.
+// settle answers an append whose statement stored nothing (err says why:
+// no row came back, or it failed): the event of its Key when an earlier
+// try stored it, or the reason it was refused.
+func (s *Store) settle(ctx context.Context, q querier, taskID string, a taskbridge.Append, err error) (taskbridge.Event, error) {
+	if a.Key != "" {
 		if ev, found, kerr := s.keyed(ctx, q, taskID, a.Key); kerr != nil || found {
 			return ev, kerr
 		}
@@ -127,11 +152,9 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 		return taskbridge.Event{}, s.refusal(ctx, q, taskID, a)
 	case uniqueViolation(err, "suspensions_pkey"):
 		return taskbridge.Event{}, fmt.Errorf("suspension %q of task %q: %w", a.Suspension.SuspendID, taskID, taskbridge.ErrSuspensionExists)
-	case err != nil:
+	default:
 		return taskbridge.Event{}, fmt.Errorf("postgres: append to task %q: %w", taskID, err)
 	}
-	ev.ID, ev.CreatedAt = uint64(id), ev.CreatedAt.UTC()
-	return ev, nil
 }
 
 // keyed returns the task's event appended with the key, if there is one.

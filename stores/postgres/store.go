@@ -59,6 +59,9 @@ type Store struct {
 	pool    *pgxpool.Pool
 	channel string // the NOTIFY channel of this store's appends
 	log     *slog.Logger
+	// appender batches appends; its workers run from the first append to
+	// Close.
+	appender *appender
 
 	migrated atomic.Bool
 	// watches counts running WatchAppends calls, live those whose
@@ -105,12 +108,18 @@ func Open(cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{cfg: cfg, pool: pool, channel: cfg.Schema + "_appends", log: log}, nil
+	s := &Store{cfg: cfg, pool: pool, channel: cfg.Schema + "_appends", log: log}
+	s.appender = newAppender(s)
+	return s, nil
 }
 
-// Close closes the store's connections. Calls in flight fail; running
+// Close stops the appender and closes the store's connections. Calls in
+// flight fail, and appends after fail with taskbridge.ErrClosed; running
 // WatchAppends calls keep their own connection until their ctx ends.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Store) Close() {
+	s.appender.close()
+	s.pool.Close()
+}
 
 // Pool is the store's connection pool, for a host that wants to share it.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

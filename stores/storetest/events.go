@@ -21,6 +21,57 @@ var eventCases = []testCase{
 	{name: "AppendTasksIndependent", run: testAppendTasksIndependent},
 	{name: "TaskFollowsAppends", run: testTaskFollowsAppends},
 	{name: "KeyedAppendIsIdempotent", run: testKeyedAppendIsIdempotent},
+	{name: "AppendFailsAloneAmongConcurrentAppends", run: testAppendFailsAlone, alone: true},
+}
+
+// Appends that fail, each for its own reason, race many that succeed on
+// other tasks (a store may commit concurrent appends together): each
+// failure is its caller's alone, and every other append is stored.
+func testAppendFailsAlone(t *testing.T, e *env) {
+	const tasks, rounds = 24, 10
+	good := make([]string, tasks)
+	for i := range good {
+		good[i] = e.runningTask()
+	}
+	ended := e.runningTask()
+	e.add(ended, taskbridge.EventCompleted)
+	dup := e.suspension(e.runningTask(), time.Time{})
+	_, err := e.suspendWith(dup)
+	require.NoError(t, err)
+	retried := e.runningTask()
+	stored, err := e.s.Append(e.ctx, retried, taskbridge.Append{Type: taskbridge.EventMessage, Payload: payloadOf(taskbridge.EventMessage, "once"), Key: "k"})
+	require.NoError(t, err)
+
+	for round := range rounds {
+		errs := make([]error, tasks+3)
+		parallel(tasks+3, func(i int) {
+			switch i {
+			case tasks: // its task has ended
+				_, errs[i] = e.s.Append(e.ctx, ended, appendOf(taskbridge.EventMessage, "late"))
+			case tasks + 1: // its suspension exists
+				again := dup
+				_, errs[i] = e.suspendWith(again)
+			case tasks + 2: // a retry of an append that was stored
+				var ev taskbridge.Event
+				ev, errs[i] = e.s.Append(e.ctx, retried, taskbridge.Append{Type: taskbridge.EventMessage, Payload: payloadOf(taskbridge.EventMessage, "once"), Key: "k"})
+				if errs[i] == nil && ev.ID != stored.ID {
+					errs[i] = fmt.Errorf("the retry got event %d, not %d", ev.ID, stored.ID)
+				}
+			default:
+				_, errs[i] = e.s.Append(e.ctx, good[i], appendOf(taskbridge.EventMessage, fmt.Sprint("round ", round)))
+			}
+		})
+		for i := range tasks {
+			require.NoError(t, errs[i], "round %d: a good append fails with the others", round)
+		}
+		require.ErrorIs(t, errs[tasks], taskbridge.ErrTaskEnded, "round %d", round)
+		require.ErrorIs(t, errs[tasks+1], taskbridge.ErrSuspensionExists, "round %d", round)
+		require.NoError(t, errs[tasks+2], "round %d", round)
+	}
+	for _, id := range good {
+		require.Equal(t, span(1, 1+rounds), ids(e.events(id)), "every good append stored, once")
+	}
+	e.requireUnchanged(retried, stored.ID)
 }
 
 // A retried append finds the event its key made, whatever came after it,
