@@ -50,8 +50,11 @@ type EventStore interface {
 	// before any of these checks.
 	Append(ctx context.Context, taskID string, a Append) (Event, error)
 	// ReadAfter returns up to limit events with ids greater than after, in
-	// order, or ErrTaskNotFound.
-	ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]Event, error)
+	// order, or ErrTaskNotFound. When maxBytes is above 0 it also stops
+	// before the event that would take the payloads it returns past
+	// maxBytes, but returns the first event after the cursor however large
+	// it is, so that a reader always moves on.
+	ReadAfter(ctx context.Context, taskID string, after uint64, limit, maxBytes int) ([]Event, error)
 	// WatchAppends calls fn after appends, from any process sharing the
 	// store, until ctx ends; then it returns ctx's error. Calls to fn are
 	// sequential; fn must not block. Announcements may be coalesced but never

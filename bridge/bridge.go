@@ -57,6 +57,11 @@ type Config struct {
 	// Limits are per-subject caps (open streams, creates per second),
 	// counted per process; the zero value caps nothing.
 	Limits Limits
+	// MaxEventBytes bounds the JSON of an event's payload: a report over
+	// it (a result, a message) is refused with a clear error, and never
+	// reaches a reader. 0 is DefaultMaxEventBytes (1 MiB); negative is no
+	// bound.
+	MaxEventBytes int
 	// Metrics counts what happens; nil counts nothing.
 	Metrics taskbridge.Metrics
 	// Diagnostics hears every stream open and close (transport, cursor,
@@ -172,6 +177,10 @@ type Poll struct {
 	// the idle timeout of a proxy in front of the host; 0 is the
 	// contract's maximum, 60 s.
 	MaxWait time.Duration
+	// MaxBytes bounds the payload bytes of one answer (which holds at
+	// least one event, and says hasMore when it stopped short); 0 is
+	// services.DefaultMaxPollBytes (4 MiB).
+	MaxBytes int
 }
 
 // Background tunes the work Run does besides the hub; a zero field is its
@@ -214,6 +223,9 @@ type OwnerOnly = services.OwnerOnly
 // DefaultRetainEnded is how long an ended task stays by default
 // (Background.RetainEnded).
 const DefaultRetainEnded = services.DefaultRetainEnded
+
+// DefaultMaxEventBytes is Config.MaxEventBytes by default.
+const DefaultMaxEventBytes = services.DefaultMaxEventBytes
 
 // DefaultLease is Local.Lease by default.
 const DefaultLease = services.DefaultLease
@@ -278,7 +290,9 @@ func New(cfg Config) (*Bridge, error) {
 	if _, ok := cfg.Store.(taskbridge.Preparer); !ok {
 		close(b.prepared)
 	}
-	if b.reporter, err = services.NewReporter(services.ReporterConfig{Store: cfg.Store, Contract: c.spec, Metrics: cfg.Metrics, Logger: cfg.Logger}); err != nil {
+	if b.reporter, err = services.NewReporter(services.ReporterConfig{
+		Store: cfg.Store, Contract: c.spec, Metrics: cfg.Metrics, Logger: cfg.Logger, MaxEventBytes: cfg.MaxEventBytes,
+	}); err != nil {
 		return nil, err
 	}
 	if b.executor, err = b.newExecutor(); err != nil {
@@ -300,6 +314,7 @@ func New(cfg Config) (*Bridge, error) {
 		Probes:          b.probes(),
 		Notifier:        b.hub,
 		MaxPollWait:     cfg.Poll.MaxWait,
+		MaxPollBytes:    cfg.Poll.MaxBytes,
 		SSE:             sse.New(b.hub, cfg.SSE, cfg.Logger),
 		WebSocket:       b.ws,
 		Metrics:         cfg.Metrics,

@@ -300,7 +300,7 @@ func TestShutdownEndsStreamsAndRefusesCreates(t *testing.T) {
 	require.Equal(t, taskbridge.StreamOpened, opened.Kind)
 	require.Equal(t, "alice", opened.Subject)
 	require.Equal(t, taskbridge.StreamShutdown, closed.Reason, "the configured diagnostics hear the streams")
-	events, err := b.store.ReadAfter(context.Background(), id, 0, 10)
+	events, err := b.store.ReadAfter(context.Background(), id, 0, 10, 0)
 	require.NoError(t, err)
 	require.Equal(t, taskbridge.EventFailed, events[len(events)-1].Type)
 	require.Contains(t, string(events[len(events)-1].Payload), "EXECUTOR_SHUTDOWN", "the running task failed as the executor stopped")

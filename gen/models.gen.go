@@ -909,7 +909,9 @@ type PollTaskEventsParams struct {
 	// WaitTimeoutMs How long to wait for a first new event when none exists yet; 0 answers at once.
 	WaitTimeoutMs *int `form:"waitTimeoutMs,omitempty" json:"waitTimeoutMs,omitempty"`
 
-	// MaxEvents The largest number of events in one answer.
+	// MaxEvents The largest number of events in one answer. An answer also stops short
+	// when its events' payloads reach the host's byte bound (it holds at least
+	// one event), and then says hasMore.
 	MaxEvents *int `form:"maxEvents,omitempty" json:"maxEvents,omitempty"`
 }
 

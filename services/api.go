@@ -69,6 +69,10 @@ type Config struct {
 	// idle timeout of a proxy in front of the host; 0 is the contract's
 	// maximum, 60 s.
 	MaxPollWait time.Duration
+	// MaxPollBytes bounds the payload bytes of one poll's events (a poll
+	// answers at least one event, and hasMore when it stopped short); 0 is
+	// DefaultMaxPollBytes.
+	MaxPollBytes int
 	// SSE serves Server-Sent Events; nil answers them 503.
 	SSE SSEStreams
 	// WebSocket serves WebSocket sessions; nil answers them 503.

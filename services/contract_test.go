@@ -184,7 +184,7 @@ func TestReporterFailsATaskWhoseResultBreaksItsSchema(t *testing.T) {
 	require.ErrorAs(t, err, &invalid)
 	require.Equal(t, "/result/words", invalid.Field)
 	require.ErrorIs(t, err, taskbridge.ErrTaskEnded)
-	events, err := f.store.ReadAfter(ctx, id, 1, 10)
+	events, err := f.store.ReadAfter(ctx, id, 1, 10, 0)
 	require.NoError(t, err)
 	require.Len(t, events, 1, "no TASK_COMPLETED was appended")
 	require.Equal(t, taskbridge.EventFailed, events[0].Type)

@@ -77,7 +77,7 @@ func TestLeasesRenewWithWhatChangedAndEndLostTasks(t *testing.T) {
 	task, err := f.store.GetTask(t.Context(), lost)
 	require.NoError(t, err)
 	require.Equal(t, taskbridge.StatusFailed, task.Status)
-	events, err := f.store.ReadAfter(t.Context(), lost, task.LastEventID-1, 1)
+	events, err := f.store.ReadAfter(t.Context(), lost, task.LastEventID-1, 1, 0)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"code":"EXECUTOR_LOST","message":"no executor runs this task any more","retryable":true}`, string(events[0].Payload))
 

@@ -11,7 +11,8 @@ import (
 
 // Defaults of a poll.
 const (
-	DefaultMaxEvents = 100
+	DefaultMaxEvents    = 100
+	DefaultMaxPollBytes = 4 << 20
 )
 
 // GetTask answers the task's snapshot: status, type, timestamps, last event
@@ -71,9 +72,11 @@ func eventIDOrNull(id uint64) any {
 	return taskbridge.FormatEventID(id)
 }
 
-// PollTaskEvents answers the events after the cursor. When there are none
-// yet and waitTimeoutMs is above 0 it waits for the first new one, up to
-// that long (or until the notifier shuts down).
+// PollTaskEvents answers the events after the cursor, up to maxEvents and
+// MaxPollBytes of payload (at least one event), with hasMore when more
+// were there. When there are none yet and waitTimeoutMs is above 0 it
+// waits for the first new one, up to that long (or until the notifier
+// shuts down).
 func (a *API) PollTaskEvents(ctx context.Context, req gen.PollTaskEventsRequestObject) (gen.PollTaskEventsResponseObject, error) {
 	after, err := ParseCursor("afterEventId", req.Params.AfterEventId)
 	if err != nil {
@@ -109,6 +112,9 @@ func (a *API) PollTaskEvents(ctx context.Context, req gen.PollTaskEventsRequestO
 		body.HasMore = true
 		events = events[:limit]
 	}
+	if n := len(events); n > 0 && events[n-1].ID < t.LastEventID {
+		body.HasMore = true // stopped short at the byte bound
+	}
 	for _, e := range events {
 		body.Events = append(body.Events, wireEvent(e))
 	}
@@ -118,18 +124,25 @@ func (a *API) PollTaskEvents(ctx context.Context, req gen.PollTaskEventsRequestO
 	return gen.PollTaskEvents200JSONResponse(body), nil
 }
 
+func (a *API) pollBytes() int {
+	if a.cfg.MaxPollBytes > 0 {
+		return a.cfg.MaxPollBytes
+	}
+	return DefaultMaxPollBytes
+}
+
 // readWaiting reads after the cursor and, when nothing is there, waits for
 // an append and reads again. It registers for the wake-up before reading, so
 // an append between the read and the wait is not missed.
 func (a *API) readWaiting(ctx context.Context, taskID string, after uint64, limit int, wait time.Duration) ([]taskbridge.Event, error) {
 	if wait <= 0 || a.cfg.Notifier == nil {
-		return a.cfg.Store.ReadAfter(ctx, taskID, after, limit)
+		return a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.pollBytes())
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		changed, release := a.cfg.Notifier.Notify(taskID)
-		events, err := a.cfg.Store.ReadAfter(ctx, taskID, after, limit)
+		events, err := a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.pollBytes())
 		if err != nil || len(events) > 0 {
 			release()
 			return events, err
@@ -138,7 +151,7 @@ func (a *API) readWaiting(ctx context.Context, taskID string, after uint64, limi
 		case <-changed:
 			release()
 			if a.cfg.Notifier.Closed() {
-				return a.cfg.Store.ReadAfter(ctx, taskID, after, limit)
+				return a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.pollBytes())
 			}
 		case <-timer.C:
 			release()

@@ -24,6 +24,10 @@ const CodeInvalidResult = "INVALID_RESULT"
 // out a database restart or a failover.
 const DefaultReportRetryFor = time.Minute
 
+// DefaultMaxEventBytes bounds an event's payload when
+// ReporterConfig.MaxEventBytes is 0.
+const DefaultMaxEventBytes = 1 << 20
+
 // The backoff between the tries of a report: it doubles from the first
 // wait up to the longest.
 const (
@@ -46,6 +50,11 @@ type ReporterConfig struct {
 	// DefaultReportRetryFor and a negative value tries once. A retry never
 	// stores an event twice: every report appends with its own Key.
 	RetryFor time.Duration
+	// MaxEventBytes bounds the JSON of an event's payload (a result, a
+	// message): a report over it is refused with an
+	// *taskbridge.InvalidInputError, and nothing reaches a reader. 0 is
+	// DefaultMaxEventBytes; negative is no bound.
+	MaxEventBytes int
 }
 
 // Reporter is the one reporting API of executors (taskbridge.Reporter): each
@@ -62,6 +71,7 @@ type Reporter struct {
 	clock    func() time.Time
 	log      *slog.Logger
 	retryFor time.Duration
+	maxBytes int
 	schemas  *payloadSchemas
 }
 
@@ -81,6 +91,9 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	if cfg.RetryFor == 0 {
 		cfg.RetryFor = DefaultReportRetryFor
 	}
+	if cfg.MaxEventBytes == 0 {
+		cfg.MaxEventBytes = DefaultMaxEventBytes
+	}
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("services: embedded spec: %w", err)
@@ -91,7 +104,7 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	}
 	return &Reporter{
 		store: cfg.Store, contract: cfg.Contract, metrics: cfg.Metrics, clock: cfg.Clock,
-		log: orDiscard(cfg.Logger), retryFor: cfg.RetryFor, schemas: schemas,
+		log: orDiscard(cfg.Logger), retryFor: cfg.RetryFor, maxBytes: cfg.MaxEventBytes, schemas: schemas,
 	}, nil
 }
 
@@ -134,6 +147,9 @@ func (r *Reporter) encode(t taskbridge.EventType, payload any) (json.RawMessage,
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return nil, &taskbridge.InvalidInputError{Field: "/", Reason: "the payload is not JSON: " + err.Error()}
+	}
+	if r.maxBytes > 0 && len(b) > r.maxBytes {
+		return nil, &taskbridge.InvalidInputError{Field: "/", Reason: fmt.Sprintf("the payload is %d bytes, over the %d an event may carry", len(b), r.maxBytes)}
 	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {

@@ -2,7 +2,9 @@ package services_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,7 +78,7 @@ func TestReporterRetriesUntilTheReportLandsOnce(t *testing.T) {
 			store.down(3, committing)
 			require.NoError(t, rep.Complete(ctx, task.ID, nil))
 
-			events, err := store.ReadAfter(ctx, task.ID, 0, 100)
+			events, err := store.ReadAfter(ctx, task.ID, 0, 100, 0)
 			require.NoError(t, err)
 			var types []taskbridge.EventType
 			for _, ev := range events {
@@ -109,4 +111,26 @@ func TestReporterRetriesNoLongerThanAllowed(t *testing.T) {
 	store.down(1, false)
 	require.ErrorIs(t, patient.Start(ctx, task.ID, ""), taskbridge.ErrUnavailable, "no retry after ctx ended")
 	require.NoError(t, patient.Start(t.Context(), task.ID, ""), "the store is back")
+}
+
+// A report whose payload is over MaxEventBytes is refused, and nothing is
+// stored; one within it is stored.
+func TestReporterRefusesEventsOverTheSizeLimit(t *testing.T) {
+	t.Parallel()
+	store := memory.New()
+	rep, err := services.NewReporter(services.ReporterConfig{Store: store, MaxEventBytes: 64})
+	require.NoError(t, err)
+	ctx := t.Context()
+	task, _, err := store.CreateTask(ctx, newTask())
+	require.NoError(t, err)
+	require.NoError(t, rep.Start(ctx, task.ID, ""))
+
+	var invalid *taskbridge.InvalidInputError
+	require.ErrorAs(t, rep.Message(ctx, task.ID, taskbridge.Message{Text: strings.Repeat("x", 64)}), &invalid)
+	require.Contains(t, invalid.Reason, "over the 64")
+	require.ErrorAs(t, rep.Complete(ctx, task.ID, json.RawMessage(`"`+strings.Repeat("x", 64)+`"`)), &invalid)
+	require.NoError(t, rep.Message(ctx, task.ID, taskbridge.Message{Text: "short"}))
+	events, err := store.ReadAfter(ctx, task.ID, 0, 10, 0)
+	require.NoError(t, err)
+	require.Len(t, events, 2, "TASK_STARTED and the short message only")
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,7 +220,7 @@ func TestCancelOfATaskNoExecutorRunsEndsItHere(t *testing.T) {
 	status, body := f.do(t, http.MethodPost, "/api/v1/tasks/"+id+"/cancel", "application/json", []byte(`{"reason":"gone"}`))
 	require.Equal(t, http.StatusAccepted, status)
 	require.Equal(t, "CANCELLATION_REQUESTED", body["status"])
-	events, err := f.store.ReadAfter(t.Context(), id, 0, 10)
+	events, err := f.store.ReadAfter(t.Context(), id, 0, 10, 0)
 	require.NoError(t, err)
 	require.Len(t, events, 1)
 	require.Equal(t, taskbridge.EventCancelled, events[0].Type)
@@ -305,7 +306,7 @@ func TestReporterRefusesInvalidEvents(t *testing.T) {
 	_, err := f.reporter.Suspend(ctx, id, taskbridge.SuspendRequest{ReasonCode: "r"})
 	require.ErrorAs(t, err, &invalid, "a suspension needs allowed actions")
 	require.ErrorAs(t, f.reporter.Complete(ctx, id, json.RawMessage(`{nope`)), &invalid)
-	events, err := f.store.ReadAfter(ctx, id, 0, 10)
+	events, err := f.store.ReadAfter(ctx, id, 0, 10, 0)
 	require.NoError(t, err)
 	require.Empty(t, events, "nothing invalid was appended")
 
@@ -331,7 +332,7 @@ func TestReporterTurnsTheEndIntoCancelledOnceRequested(t *testing.T) {
 		_, err := f.store.RequestCancel(ctx, id, "stop")
 		require.NoError(t, err)
 		require.NoError(t, end(id))
-		events, err := f.store.ReadAfter(ctx, id, 1, 10)
+		events, err := f.store.ReadAfter(ctx, id, 1, 10, 0)
 		require.NoError(t, err)
 		require.Len(t, events, 1)
 		require.Equal(t, taskbridge.EventCancelled, events[0].Type)
@@ -389,7 +390,7 @@ func TestReconcilerFailsATaskItsExecutorLost(t *testing.T) {
 	task, err := f.store.GetTask(t.Context(), id)
 	require.NoError(t, err)
 	require.Equal(t, taskbridge.StatusFailed, task.Status)
-	events, err := f.store.ReadAfter(t.Context(), id, task.LastEventID-1, 1)
+	events, err := f.store.ReadAfter(t.Context(), id, task.LastEventID-1, 1, 0)
 	require.NoError(t, err)
 	require.Contains(t, string(events[0].Payload), "EXECUTOR_LOST")
 }
@@ -417,4 +418,40 @@ func TestRetentionPass(t *testing.T) {
 	require.ErrorIs(t, err, taskbridge.ErrTaskNotFound)
 	_, err = f.store.GetTask(ctx, live)
 	require.NoError(t, err, "a live task is never removed")
+}
+
+// A poll stops short at its byte bound, with at least one event, and says
+// hasMore until the last page.
+func TestPollPagesAreBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *services.Config) { c.MaxPollBytes = 100 })
+	ctx := t.Context()
+	id := f.create(t, "large")
+	require.NoError(t, f.reporter.Start(ctx, id, ""))
+	for _, n := range []int{30, 30, 200, 30} {
+		require.NoError(t, f.reporter.Message(ctx, id, taskbridge.Message{Text: strings.Repeat("m", n)}))
+	}
+	var pages [][]string
+	var more []bool
+	cursor := ""
+	for {
+		path := "/api/v1/tasks/" + id + "/events?maxEvents=10"
+		if cursor != "" {
+			path += "&afterEventId=" + cursor
+		}
+		status, body := f.do(t, http.MethodGet, path, "", nil)
+		require.Equal(t, http.StatusOK, status, "%v", body)
+		var ids []string
+		for _, e := range body["events"].([]any) {
+			ids = append(ids, e.(map[string]any)["eventId"].(string))
+		}
+		pages, more = append(pages, ids), append(more, body["hasMore"].(bool))
+		if !body["hasMore"].(bool) {
+			break
+		}
+		cursor = body["nextAfterEventId"].(string)
+	}
+	// Payloads: TASK_STARTED {} (2 bytes), then messages of 44, 44, 214, 44.
+	require.Equal(t, [][]string{{"1", "2", "3"}, {"4"}, {"5"}}, pages)
+	require.Equal(t, []bool{true, true, false}, more)
 }

@@ -63,6 +63,7 @@ type options struct {
 	retainEnded     time.Duration
 	maxConcurrent   int
 	lease           time.Duration
+	maxEventBytes   int
 	logLevel        string
 	http            bridge.HTTP   // the connection caps and timeouts
 	limits          bridge.Limits // the per-subject caps
@@ -84,6 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long shutdown waits for requests and tasks to finish")
 	fs.DurationVar(&o.retainEnded, "retain-ended", bridge.DefaultRetainEnded, "how long an ended task is kept before it is removed")
 	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "how many tasks run at once (0 is the local executor's default)")
+	fs.IntVar(&o.maxEventBytes, "max-event-bytes", bridge.DefaultMaxEventBytes, "the largest payload an event may carry, in bytes; a report over it is refused")
 	fs.DurationVar(&o.lease, "lease", bridge.DefaultLease, "with -store postgres: how long a task stays live after its replica died, before another ends it")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.IntVar(&o.http.MaxConnections, "max-conns", 0, "open connections at the most (0: the open-file limit less a twentieth; -1: no cap)")
@@ -166,6 +168,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		Background:      bridge.Background{RetainEnded: o.retainEnded},
 		HTTP:            o.http,
 		Limits:          o.limits,
+		MaxEventBytes:   o.maxEventBytes,
 		ShutdownTimeout: o.drain,
 		Logger:          log,
 	})

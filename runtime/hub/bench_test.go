@@ -38,7 +38,7 @@ func BenchmarkFanOut(b *testing.B) {
 					b.Fatal(err)
 				}
 				for _, f := range fs {
-					if events, _, err := f.Next(ctx, 16); err != nil || len(events) != 1 {
+					if events, _, err := f.Next(ctx, 16, 0); err != nil || len(events) != 1 {
 						b.Fatalf("read %d events, err %v", len(events), err)
 					}
 				}

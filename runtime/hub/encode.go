@@ -21,6 +21,9 @@ type Event struct {
 	SSE []byte
 }
 
+// size is what the event takes in the cache: its encodings.
+func (e *Event) size() int { return len(e.JSON) + len(e.SSE) }
+
 // Encode encodes e for every transport.
 func Encode(e taskbridge.Event) *Event {
 	envelope := EncodeJSON(e)

@@ -46,16 +46,21 @@ import (
 // Defaults of Config.
 const (
 	DefaultCacheEvents  = 512
+	DefaultCacheBytes   = 4 << 20
 	DefaultReadBatch    = 256
+	DefaultReadBytes    = 1 << 20
 	DefaultWakeInterval = 5 * time.Millisecond
 )
 
 // Config tunes a Hub; a zero field is its default.
 type Config struct {
-	// CacheEvents bounds the recent events cached per followed task.
-	CacheEvents int
-	// ReadBatch bounds one read from the store.
-	ReadBatch int
+	// CacheEvents and CacheBytes bound the recent events cached per
+	// followed task, in events and in encoded bytes; the newest event stays
+	// cached whatever its size.
+	CacheEvents, CacheBytes int
+	// ReadBatch and ReadBytes bound one read from the store, in events and
+	// in payload bytes (a read returns at least one event).
+	ReadBatch, ReadBytes int
 	// WakeInterval is the shortest time between two wake-ups of one task's
 	// readers; negative means none. An event after a quiet interval wakes
 	// them at once; events that come faster are delivered together at the
@@ -114,8 +119,14 @@ func New(store taskbridge.EventStore, cfg Config) *Hub {
 	if cfg.CacheEvents <= 0 {
 		cfg.CacheEvents = DefaultCacheEvents
 	}
+	if cfg.CacheBytes <= 0 {
+		cfg.CacheBytes = DefaultCacheBytes
+	}
 	if cfg.ReadBatch <= 0 {
 		cfg.ReadBatch = DefaultReadBatch
+	}
+	if cfg.ReadBytes <= 0 {
+		cfg.ReadBytes = DefaultReadBytes
 	}
 	if cfg.WakeInterval == 0 {
 		cfg.WakeInterval = DefaultWakeInterval
@@ -311,11 +322,11 @@ func (h *Hub) refill(ctx context.Context, taskID string, announced uint64, e *en
 	if n == 0 || tail >= announced {
 		return
 	}
-	stored, err := h.store.ReadAfter(ctx, taskID, tail, h.cfg.ReadBatch)
+	stored, err := h.store.ReadAfter(ctx, taskID, tail, h.cfg.ReadBatch, h.cfg.ReadBytes)
 	if err != nil || len(stored) == 0 {
 		return
 	}
-	e.insert(encodeAll(stored), h.cfg.CacheEvents)
+	e.insert(encodeAll(stored), h.cfg)
 }
 
 func encodeAll(stored []taskbridge.Event) []*Event {
@@ -400,12 +411,13 @@ func (f *Follower) Cursor() uint64 { return f.cursor }
 // Close releases the follower. It is idempotent.
 func (f *Follower) Close() { f.once.Do(func() { f.h.release(f.taskID, f.e) }) }
 
-// Next returns up to limit events after the cursor and advances it. When there
-// are none it returns a channel that is closed when more may exist (or the
-// hub closes; after Close it returns nothing and the hub's done channel).
-// A limit below 1 is 1. Errors are the store's, such as
-// taskbridge.ErrTaskNotFound.
-func (f *Follower) Next(ctx context.Context, limit int) ([]*Event, <-chan struct{}, error) {
+// Next returns up to limit events after the cursor, whose wire envelopes
+// (Event.JSON) come to at most maxBytes when it is above 0 (the first one
+// whatever its size), and advances the cursor. When there are none it
+// returns a channel that is closed when more may exist (or the hub closes;
+// after Close it returns nothing and the hub's done channel). A limit below
+// 1 is 1. Errors are the store's, such as taskbridge.ErrTaskNotFound.
+func (f *Follower) Next(ctx context.Context, limit, maxBytes int) ([]*Event, <-chan struct{}, error) {
 	if f.h.closed.Load() {
 		return nil, f.h.done, nil
 	}
@@ -417,6 +429,7 @@ func (f *Follower) Next(ctx context.Context, limit int) ([]*Event, <-chan struct
 			return nil, nil, err
 		}
 	}
+	events = within(events, maxBytes)
 	if len(events) == 0 {
 		return nil, changed, nil
 	}
@@ -436,23 +449,34 @@ func (f *Follower) read(ctx context.Context, limit int) ([]*Event, <-chan struct
 		return events, changed, nil
 	}
 	batch := max(limit, f.h.cfg.ReadBatch)
-	stored, err := f.h.store.ReadAfter(ctx, f.taskID, f.cursor, batch)
+	stored, err := f.h.store.ReadAfter(ctx, f.taskID, f.cursor, batch, f.h.cfg.ReadBytes)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(stored) < batch { // the end of the history
-		head := f.cursor
-		if len(stored) > 0 {
-			head = stored[len(stored)-1].ID
-		}
-		e.learnHead(changed, head)
-	}
 	if len(stored) == 0 {
+		// The end of the history. (A shorter read than asked may have
+		// stopped at ReadBytes instead, so only an empty one tells.)
+		e.learnHead(changed, f.cursor)
 		return nil, changed, nil
 	}
 	encoded := encodeAll(stored)
-	e.insert(encoded, f.h.cfg.CacheEvents)
+	e.insert(encoded, f.h.cfg)
 	return encoded[:min(len(encoded), limit)], changed, nil
+}
+
+// within returns the longest run of events, at least one, whose JSON comes
+// to at most maxBytes (all of them when maxBytes is 0 or less).
+func within(events []*Event, maxBytes int) []*Event {
+	if maxBytes <= 0 {
+		return events
+	}
+	size := 0
+	for i, e := range events {
+		if size += len(e.JSON); size > maxBytes && i > 0 {
+			return events[:i]
+		}
+	}
+	return events
 }
 
 // cached returns up to limit cached events after the cursor and the channel
@@ -469,8 +493,8 @@ func (e *entry) cached(cursor uint64, limit int) (events []*Event, changed <-cha
 }
 
 // insert adds events read from the store, keeping the cache consecutive and
-// bounded.
-func (e *entry) insert(events []*Event, limit int) {
+// within the bounds of cfg.
+func (e *entry) insert(events []*Event, cfg Config) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := len(e.cache)
@@ -490,7 +514,15 @@ func (e *entry) insert(events []*Event, limit int) {
 	default:
 		e.cache = append(e.cache[:0:0], events...)
 	}
-	if over := len(e.cache) - limit; over > 0 {
+	// Keep the newest events that fit, at least one.
+	keep, bytes := 0, 0
+	for i := len(e.cache) - 1; i >= 0 && keep < cfg.CacheEvents; i-- {
+		if bytes += e.cache[i].size(); bytes > cfg.CacheBytes && keep > 0 {
+			break
+		}
+		keep++
+	}
+	if over := len(e.cache) - keep; over > 0 {
 		e.cache = append(e.cache[:0:0], e.cache[over:]...)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,9 +77,9 @@ type countingStore struct {
 	reads atomic.Int32
 }
 
-func (s *countingStore) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]taskbridge.Event, error) {
+func (s *countingStore) ReadAfter(ctx context.Context, taskID string, after uint64, limit, maxBytes int) ([]taskbridge.Event, error) {
 	s.reads.Add(1)
-	return s.Store.ReadAfter(ctx, taskID, after, limit)
+	return s.Store.ReadAfter(ctx, taskID, after, limit, maxBytes)
 }
 
 // TestAnnouncementsFillTheCache checks that the hub reads announced events
@@ -98,25 +99,28 @@ func TestAnnouncementsFillTheCache(t *testing.T) {
 	followers := []*hub.Follower{h.Follow("a", 0), h.Follow("a", 0)}
 	for _, f := range followers {
 		defer f.Close()
-		events, _, err := f.Next(t.Context(), 10)
+		events, _, err := f.Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 		require.Len(t, events, 1)
 	}
 	require.EqualValues(t, 1, store.reads.Load(), "the first read fills the cache for the second follower")
 
 	for i := range 20 {
-		_, changed, err := followers[0].Next(t.Context(), 10)
+		_, changed, err := followers[0].Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 		appendMessage(t, store.Store, "a")
 		<-changed
 		for _, f := range followers {
-			events, _, err := f.Next(t.Context(), 10)
+			events, _, err := f.Next(t.Context(), 10, 0)
 			require.NoError(t, err)
 			require.Len(t, events, 1)
 			require.Equal(t, uint64(i+2), events[0].ID)
 		}
 	}
-	require.EqualValues(t, 21, store.reads.Load(), "one read per announcement, by the hub, none by the followers")
+	// The first read, the one that found the end of the history (a read
+	// bounded in bytes may stop short of it, so only an empty one tells),
+	// then one per announcement, by the hub.
+	require.EqualValues(t, 22, store.reads.Load(), "one read per announcement, by the hub, none by the followers")
 }
 
 // stallingStore is a memory store whose reads of one task block, once
@@ -130,12 +134,12 @@ type stallingStore struct {
 	release  chan struct{} // closed to let stalled reads through
 }
 
-func (s *stallingStore) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]taskbridge.Event, error) {
+func (s *stallingStore) ReadAfter(ctx context.Context, taskID string, after uint64, limit, maxBytes int) ([]taskbridge.Event, error) {
 	if taskID == s.stalled && s.stalling.Load() {
 		s.reading <- struct{}{}
 		<-s.release
 	}
-	return s.Store.ReadAfter(ctx, taskID, after, limit)
+	return s.Store.ReadAfter(ctx, taskID, after, limit, maxBytes)
 }
 
 // TestASlowReadDelaysNoOtherTask checks that the hub's read of one task's
@@ -158,11 +162,11 @@ func TestASlowReadDelaysNoOtherTask(t *testing.T) {
 
 	slow := h.Follow("slow", 0)
 	defer slow.Close()
-	_, _, err := slow.Next(t.Context(), 10) // fills the cache, so announcements refill it
+	_, _, err := slow.Next(t.Context(), 10, 0) // fills the cache, so announcements refill it
 	require.NoError(t, err)
 	fast := h.Follow("fast", 1)
 	defer fast.Close()
-	_, fastChanged, err := fast.Next(t.Context(), 10)
+	_, fastChanged, err := fast.Next(t.Context(), 10, 0)
 	require.NoError(t, err)
 
 	store.stalling.Store(true)
@@ -177,7 +181,7 @@ func TestASlowReadDelaysNoOtherTask(t *testing.T) {
 		case <-timeout:
 			t.Fatal("the fast task's readers were not woken while the slow task's read waited")
 		}
-		events, fastChanged, err = fast.Next(t.Context(), 10)
+		events, fastChanged, err = fast.Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 	}
 	require.Equal(t, uint64(2), events[0].ID, "the fast task's event is delivered while the slow read waits")
@@ -186,7 +190,7 @@ func TestASlowReadDelaysNoOtherTask(t *testing.T) {
 	events = nil
 	for len(events) == 0 {
 		var slowChanged <-chan struct{}
-		events, slowChanged, err = slow.Next(t.Context(), 10)
+		events, slowChanged, err = slow.Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 		if len(events) == 0 {
 			<-slowChanged
@@ -216,7 +220,7 @@ func (s *outageStore) add() uint64 {
 	return id
 }
 
-func (s *outageStore) ReadAfter(_ context.Context, _ string, after uint64, limit int) ([]taskbridge.Event, error) {
+func (s *outageStore) ReadAfter(_ context.Context, _ string, after uint64, limit, _ int) ([]taskbridge.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	from := min(int(after), len(s.events))
@@ -250,26 +254,26 @@ func TestAnAnnouncementWithoutATaskMakesReadersReread(t *testing.T) {
 	store.add()
 	f := h.Follow("a", 0)
 	defer f.Close()
-	events, _, err := f.Next(t.Context(), 10)
+	events, _, err := f.Next(t.Context(), 10, 0)
 	require.NoError(t, err)
 	require.Len(t, events, 1)
 
 	// An announced append arrives through the cache.
-	_, changed, err := f.Next(t.Context(), 10)
+	_, changed, err := f.Next(t.Context(), 10, 0)
 	require.NoError(t, err)
 	store.announces <- taskbridge.Announcement{TaskID: "a", EventID: store.add()}
 	<-changed
-	events, _, err = f.Next(t.Context(), 10)
+	events, _, err = f.Next(t.Context(), 10, 0)
 	require.NoError(t, err)
 	require.Len(t, events, 1)
 
 	// An append during an outage, then the wake-up of every reader.
-	_, changed, err = f.Next(t.Context(), 10)
+	_, changed, err = f.Next(t.Context(), 10, 0)
 	require.NoError(t, err)
 	id := store.add()
 	store.announces <- taskbridge.Announcement{}
 	<-changed
-	events, _, err = f.Next(t.Context(), 10)
+	events, _, err = f.Next(t.Context(), 10, 0)
 	require.NoError(t, err)
 	require.Len(t, events, 1, "the append made while notifications were down")
 	require.Equal(t, id, events[0].ID)
@@ -300,16 +304,16 @@ func TestWakeUpsOfABusyTaskAreSpacedByTheInterval(t *testing.T) {
 		f := h.Follow("a", 0)
 		defer f.Close()
 
-		_, changed, err := f.Next(t.Context(), 10)
+		_, changed, err := f.Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 		appendMessage(t, store, "a")
 		synctest.Wait()
 		require.True(t, isClosed(changed), "the first event wakes the reader at once")
-		events, _, err := f.Next(t.Context(), 10)
+		events, _, err := f.Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 		require.Len(t, events, 1)
 
-		_, changed, err = f.Next(t.Context(), 10)
+		_, changed, err = f.Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 		appendMessage(t, store, "a")
 		appendMessage(t, store, "a")
@@ -318,12 +322,12 @@ func TestWakeUpsOfABusyTaskAreSpacedByTheInterval(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		synctest.Wait()
 		require.True(t, isClosed(changed), "one wake-up at the end of the interval")
-		events, _, err = f.Next(t.Context(), 10)
+		events, _, err = f.Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 		require.Len(t, events, 2, "both events, together")
 
 		time.Sleep(time.Second)
-		_, changed, err = f.Next(t.Context(), 10)
+		_, changed, err = f.Next(t.Context(), 10, 0)
 		require.NoError(t, err)
 		appendMessage(t, store, "a")
 		synctest.Wait()
@@ -345,14 +349,58 @@ func TestANegativeWakeIntervalWakesOnEveryEvent(t *testing.T) {
 		f := h.Follow("a", 0)
 		defer f.Close()
 		for i := range 3 {
-			_, changed, err := f.Next(t.Context(), 10)
+			_, changed, err := f.Next(t.Context(), 10, 0)
 			require.NoError(t, err)
 			appendMessage(t, store, "a")
 			synctest.Wait()
 			require.True(t, isClosed(changed), "append %d wakes the reader at once", i+1)
-			events, _, err := f.Next(t.Context(), 10)
+			events, _, err := f.Next(t.Context(), 10, 0)
 			require.NoError(t, err)
 			require.Len(t, events, 1)
 		}
 	})
+}
+
+// Reads and batches are bounded in bytes as well as in events, so that a
+// task of large events costs a reader a few of them at a time; the first
+// event after the cursor comes however large it is.
+func TestLargeEventsComeAFewAtATime(t *testing.T) {
+	t.Parallel()
+	store := &countingStore{Store: memory.New()}
+	h := hub.New(store, hub.Config{ReadBytes: 2500, CacheBytes: 1})
+	done := make(chan error, 1)
+	go func() { done <- h.Run(t.Context()) }()
+	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
+	newTask(t, store.Store, "a")
+	<-h.Watching()
+	large := json.RawMessage(`{"message":"` + strings.Repeat("x", 1000-14) + `"}`)
+	for range 5 {
+		_, err := store.Append(t.Context(), "a", taskbridge.Append{Type: taskbridge.EventMessage, Payload: large})
+		require.NoError(t, err)
+	}
+
+	f := h.Follow("a", 0)
+	defer f.Close()
+	var pages [][]uint64
+	for f.Cursor() < 5 {
+		events, _, err := f.Next(t.Context(), 100, 0)
+		require.NoError(t, err)
+		var ids []uint64
+		for _, e := range events {
+			ids = append(ids, e.ID)
+		}
+		pages = append(pages, ids)
+	}
+	require.Equal(t, [][]uint64{{1, 2}, {3, 4}, {5}}, pages, "two 1,000-byte payloads fit in 2,500 bytes")
+
+	g := h.Follow("a", 0)
+	defer g.Close()
+	events, _, err := g.Next(t.Context(), 100, 1)
+	require.NoError(t, err)
+	require.Len(t, events, 1, "within one byte: the first event, however large")
+	reads := store.reads.Load()
+	events, _, err = g.Next(t.Context(), 100, 1)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), events[0].ID)
+	require.Equal(t, reads+1, store.reads.Load(), "a cache of one byte keeps only the newest event: event 2 is read again")
 }

@@ -13,10 +13,19 @@
 //
 // # Lifetime
 //
-// A stream ends when its request ends, its task ends, a write does not
-// finish within WriteTimeout (a client that stopped reading), or the hub
-// closes (the host shuts down): clients resume by cursor. Settings'
-// Diagnostics hears when each stream opens and why it closed.
+// A stream ends when its request ends, its task ends, a client stops
+// reading (a write makes no progress for WriteTimeout: a large frame goes
+// out in pieces, each with its own deadline, so a slow reader that keeps
+// reading is never cut), or the hub closes (the host shuts down): clients
+// resume by cursor. Settings' Diagnostics hears when each stream opens and
+// why it closed.
+//
+// # Memory
+//
+// A stream holds no events of its own between writes: it writes the hub's
+// shared encodings, gathering small frames into a pooled buffer and writing
+// large ones as they are, and takes at most BatchSize events or BatchBytes
+// from the hub at a time.
 package sse
 
 import (
@@ -30,6 +39,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/taskbridge-go/taskbridge"
@@ -45,6 +55,7 @@ const (
 	DefaultRetry             = 3 * time.Second
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultBatchSize         = 256
+	DefaultBatchBytes        = 1 << 20
 )
 
 // Settings tune the SSE streams; a zero field is its default.
@@ -57,8 +68,9 @@ type Settings struct {
 	// Deadlines are renewed lazily, so a stalled write fails after between
 	// half and all of it.
 	WriteTimeout time.Duration
-	// BatchSize bounds the events written with one flush.
-	BatchSize int
+	// BatchSize and BatchBytes bound the events written with one flush, in
+	// events and in bytes (a batch holds at least one event).
+	BatchSize, BatchBytes int
 	// Diagnostics hears when each stream opens and closes; nil logs it at
 	// debug level on the server's logger.
 	Diagnostics taskbridge.Diagnostics
@@ -76,6 +88,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.BatchSize <= 0 {
 		s.BatchSize = DefaultBatchSize
+	}
+	if s.BatchBytes <= 0 {
+		s.BatchBytes = DefaultBatchBytes
 	}
 	return s
 }
@@ -144,7 +159,7 @@ func (st *stream) serve(ctx context.Context, f *hub.Follower, out *writer, e *ta
 	heartbeat := time.NewTimer(s.settings.HeartbeatInterval)
 	defer heartbeat.Stop()
 	for {
-		events, changed, err := f.Next(ctx, s.settings.BatchSize)
+		events, changed, err := f.Next(ctx, s.settings.BatchSize, s.settings.BatchBytes)
 		switch {
 		case ctx.Err() != nil:
 			return taskbridge.StreamClientGone, nil
@@ -194,14 +209,25 @@ func writeFailed(err error) (taskbridge.StreamReason, error) {
 	return taskbridge.StreamClientGone, err
 }
 
-// writer writes and flushes with a deadline per write, set lazily.
+// writer writes and flushes, with a write deadline that moves on with
+// every piece written (set lazily), so that only a client that stops
+// reading is cut.
 type writer struct {
 	w        io.Writer
 	rc       *http.ResponseController
 	timeout  time.Duration
 	deadline deadline.Lazy
-	buf      []byte
 }
+
+// Gathering: frames smaller than gatherLimit are copied into a pooled
+// buffer and written together; larger ones are written as they are, in
+// pieces of writePiece bytes.
+const (
+	gatherLimit = 16 << 10
+	writePiece  = 64 << 10
+)
+
+var gatherPool = sync.Pool{New: func() any { b := make([]byte, 0, 4*gatherLimit); return &b }}
 
 func newWriter(w io.Writer, rc *http.ResponseController, timeout time.Duration) *writer {
 	setDeadline := func(t time.Time) error {
@@ -213,26 +239,69 @@ func newWriter(w io.Writer, rc *http.ResponseController, timeout time.Duration) 
 	return &writer{w: w, rc: rc, timeout: timeout, deadline: deadline.Lazy{Slack: timeout / 2, Set: setDeadline}}
 }
 
+// write writes b and flushes.
 func (o *writer) write(b []byte) error {
-	if err := o.deadline.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil {
+	if err := o.put(b); err != nil {
 		return err
 	}
-	if _, err := o.w.Write(b); err != nil {
+	return o.flush()
+}
+
+// put writes b in pieces, each under a deadline of its own.
+func (o *writer) put(b []byte) error {
+	for len(b) > 0 {
+		n := min(len(b), writePiece)
+		if err := o.deadline.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil {
+			return err
+		}
+		if _, err := o.w.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+func (o *writer) flush() error {
+	if err := o.deadline.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil {
 		return err
 	}
 	return o.rc.Flush()
 }
 
-// writeEvents writes a batch of frames with one write and one flush.
+// writeEvents writes a batch of frames and flushes once.
 func (o *writer) writeEvents(events []*hub.Event) error {
 	if len(events) == 1 {
 		return o.write(events[0].SSE)
 	}
-	o.buf = o.buf[:0]
+	buf := gatherPool.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= 16*gatherLimit {
+			*buf = (*buf)[:0]
+			gatherPool.Put(buf)
+		}
+	}()
 	for _, e := range events {
-		o.buf = append(o.buf, e.SSE...)
+		if len(e.SSE) < gatherLimit {
+			*buf = append(*buf, e.SSE...)
+			if len(*buf) < 4*gatherLimit {
+				continue
+			}
+		}
+		if err := o.put(*buf); err != nil {
+			return err
+		}
+		*buf = (*buf)[:0]
+		if len(e.SSE) >= gatherLimit {
+			if err := o.put(e.SSE); err != nil {
+				return err
+			}
+		}
 	}
-	return o.write(o.buf)
+	if err := o.put(*buf); err != nil {
+		return err
+	}
+	return o.flush()
 }
 
 // heartbeatFrame is a comment ping and the JSON heartbeat, without an id.

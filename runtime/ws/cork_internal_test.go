@@ -18,6 +18,8 @@ type recordConn struct {
 	fail   error
 }
 
+func (r *recordConn) SetWriteDeadline(time.Time) error { return nil }
+
 func (r *recordConn) Write(p []byte) (int, error) {
 	if r.fail != nil {
 		return 0, r.fail
@@ -29,7 +31,7 @@ func (r *recordConn) Write(p []byte) (int, error) {
 func TestCorkGathersWrites(t *testing.T) {
 	t.Parallel()
 	rec := &recordConn{}
-	c := newCorkConn(rec, time.Second)
+	c := newCorkConn(rec, 2*time.Second)
 
 	_, err := c.Write([]byte("a"))
 	require.NoError(t, err)
@@ -65,7 +67,7 @@ func TestCorkKeepsTheFirstError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("boom")
 	rec := &recordConn{}
-	c := newCorkConn(rec, time.Second)
+	c := newCorkConn(rec, 2*time.Second)
 	c.cork()
 	_, err := c.Write([]byte("x"))
 	require.NoError(t, err)
@@ -83,7 +85,7 @@ func TestWriteTextFrames(t *testing.T) {
 	payloads := [][]byte{[]byte("{}"), bytes.Repeat([]byte("a"), 126), bytes.Repeat([]byte("b"), 70_000)}
 	for _, corked := range []bool{false, true} {
 		rec := &recordConn{}
-		c := newCorkConn(rec, time.Second)
+		c := newCorkConn(rec, 2*time.Second)
 		if corked {
 			c.cork()
 		}

@@ -66,7 +66,7 @@ func FuzzCorkedFrames(f *testing.F) {
 	f.Add([]byte{2, 0, 255, 0, 255, 0, 255, 1, 3, 0, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		rec := &recordConn{}
-		c := newCorkConn(rec, time.Second)
+		c := newCorkConn(rec, 2*time.Second)
 		var want [][]byte // each frame's bytes as the peer must see them
 		for i := 0; i < len(ops); i++ {
 			switch ops[i] % 4 {

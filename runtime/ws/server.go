@@ -83,7 +83,7 @@ type stream struct {
 // since the connection no longer speaks HTTP.
 func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 	s := st.srv
-	hj := &hijacker{ResponseWriter: w, slack: s.cfg.WriteTimeout / 2}
+	hj := &hijacker{ResponseWriter: w, timeout: s.cfg.WriteTimeout}
 	conn, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		return fmt.Errorf("ws: upgrade: %w", err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,6 +45,7 @@ type session struct {
 
 	// Control loop -> writer.
 	queue   chan []byte   // text frames to write, bounded by SendBuffer
+	queued  atomic.Int64  // the bytes of the frames in queue, bounded by SendBufferBytes
 	closing chan closeReq // the one close request
 	// Writer -> control loop.
 	room       chan struct{} // the writer took frames from the queue
@@ -88,6 +90,12 @@ func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *cor
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+}
+
+// enqueue hands the writer a frame; the caller knows the queue has room.
+func (ss *session) enqueue(frame []byte) {
+	ss.queued.Add(int64(len(frame)))
+	ss.queue <- frame
 }
 
 // run serves the session and returns when its goroutines have ended.
@@ -343,7 +351,7 @@ func (ss *session) follow(sub subscription) closeReq {
 		after := taskbridge.FormatEventID(sub.cursor)
 		confirm.ReplayStartedAfterEventId = &after
 	}
-	ss.queue <- mustJSON(confirm) // the queue is empty and has room for one
+	ss.enqueue(mustJSON(confirm)) // the queue is empty and has room for one
 	opened := ss.event(taskbridge.StreamOpened)
 	opened.Cursor, ss.cursor = sub.cursor, sub.cursor
 	ss.cfg.Diagnostics.StreamEvent(opened)
@@ -357,16 +365,17 @@ func (ss *session) follow(sub subscription) closeReq {
 	hubDone := ss.srv.hub.Done()
 	for {
 		var wait, room <-chan struct{}
-		if free := cap(ss.queue) - len(ss.queue); free == 0 {
+		free, freeBytes := cap(ss.queue)-len(ss.queue), ss.cfg.SendBufferBytes-int(ss.queued.Load())
+		if free == 0 || freeBytes <= 0 {
 			room = ss.room
 		} else {
-			events, changed, err := f.Next(ss.ctx, min(ss.cfg.BatchSize, free))
+			events, changed, err := f.Next(ss.ctx, min(ss.cfg.BatchSize, free), freeBytes)
 			if err != nil {
 				return ss.failed(err)
 			}
 			for _, ev := range events {
 				// Never blocks: only this loop sends, and there was room.
-				ss.queue <- ev.JSON
+				ss.enqueue(ev.JSON)
 				ss.events, ss.cursor = ss.events+1, ev.ID
 				if ev.Type.IsTerminal() {
 					return ended()
@@ -384,6 +393,7 @@ func (ss *session) follow(sub subscription) closeReq {
 		case <-hb.C:
 			select {
 			case ss.queue <- heartbeat:
+				ss.queued.Add(int64(len(heartbeat)))
 			default:
 				// The writer took nothing for a whole heartbeat interval.
 				return closeReq{cut: true, reason: "send queue full"}

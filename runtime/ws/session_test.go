@@ -29,7 +29,7 @@ func TestReplayThenLiveThenNormalClose(t *testing.T) {
 	require.NotNil(t, f.ReplayStartedAfterEventID)
 	require.Equal(t, "2", *f.ReplayStartedAfterEventID)
 
-	stored, err := e.store.ReadAfter(t.Context(), id, 0, 100)
+	stored, err := e.store.ReadAfter(t.Context(), id, 0, 100, 0)
 	require.NoError(t, err)
 	for _, want := range stored[2:] {
 		got := nextEvent(t, c)

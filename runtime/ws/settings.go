@@ -17,6 +17,7 @@ const (
 	DefaultReadLimit         = 4 << 10
 	DefaultBatchSize         = 256
 	DefaultSendBuffer        = 256
+	DefaultSendBufferBytes   = 1 << 20
 )
 
 // Settings tune a Server. A zero field means its documented default, so the
@@ -57,6 +58,11 @@ type Settings struct {
 	// cursor. Each slot costs a connection 24 bytes from the start.
 	// Default 256.
 	SendBuffer int
+	// SendBufferBytes bounds the bytes of the frames queued, as SendBuffer
+	// bounds their number (the queue takes one frame however large), so
+	// that a slow peer of a task with large events holds a bounded share
+	// of memory. Default 1 MiB.
+	SendBufferBytes int
 	// CheckOrigin decides whether to accept an upgrade request from a
 	// browser page on another origin. Nil accepts every origin: the TaskBridge
 	// clients authenticate with a bearer token or an access_token parameter,
@@ -89,6 +95,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.SendBuffer <= 0 {
 		s.SendBuffer = DefaultSendBuffer
+	}
+	if s.SendBufferBytes <= 0 {
+		s.SendBufferBytes = DefaultSendBufferBytes
 	}
 	if s.CheckOrigin == nil {
 		s.CheckOrigin = func(*http.Request) bool { return true }

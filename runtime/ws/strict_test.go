@@ -90,7 +90,7 @@ func TestFramesPassAStrictParser(t *testing.T) {
 	}
 	require.Equal(t, 1000, report.CloseCode)
 
-	stored, err := e.store.ReadAfter(ctx, id, 0, len(sizes)+10)
+	stored, err := e.store.ReadAfter(ctx, id, 0, len(sizes)+10, 0)
 	require.NoError(t, err)
 	require.Len(t, report.Messages, len(stored)+1, "the confirmation and every event")
 	require.Equal(t, "SUBSCRIPTION_CONFIRMED", report.Messages[0].Type)

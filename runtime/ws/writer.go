@@ -21,9 +21,12 @@ import (
 // per frame. Uncorked, writes go straight through. The library sets the
 // write deadline before each frame; the connection passes it on lazily
 // (deadline.Lazy, with half the write timeout as slack), and a flush runs
-// under the latest one.
+// under the latest one. A large frame goes out in pieces, each under a
+// deadline of its own, so that a slow peer that keeps reading is not cut
+// in the middle of it.
 type corkConn struct {
 	net.Conn
+	timeout time.Duration // of a write
 
 	mu       sync.Mutex
 	deadline deadline.Lazy
@@ -70,10 +73,10 @@ func (c *corkConn) SetWriteDeadline(t time.Time) error {
 	return c.deadline.SetWriteDeadline(t)
 }
 
-// newCorkConn wraps conn, whose write deadlines may be up to slack earlier
-// than asked.
-func newCorkConn(conn net.Conn, slack time.Duration) *corkConn {
-	return &corkConn{Conn: conn, deadline: deadline.Lazy{Slack: slack, Set: conn.SetWriteDeadline}}
+// newCorkConn wraps conn, whose writes each get timeout; its deadlines may
+// be up to half of it earlier than asked.
+func newCorkConn(conn net.Conn, timeout time.Duration) *corkConn {
+	return &corkConn{Conn: conn, timeout: timeout, deadline: deadline.Lazy{Slack: timeout / 2, Set: conn.SetWriteDeadline}}
 }
 
 // writeText writes payload as one final, unmasked text frame (a server's),
@@ -99,6 +102,17 @@ func (c *corkConn) writeText(payload []byte) error {
 	if c.err != nil {
 		return c.err
 	}
+	if len(payload) >= flushAt {
+		// Large: what was gathered, then the frame, without copying it.
+		if err := c.flushLocked(); err != nil {
+			return err
+		}
+		if _, c.err = c.Conn.Write(head[:n]); c.err != nil {
+			return c.err
+		}
+		c.err = c.writePieces(payload)
+		return c.err
+	}
 	if !c.corked {
 		bufs := net.Buffers{head[:n], payload}
 		_, err := bufs.WriteTo(c.Conn)
@@ -110,6 +124,22 @@ func (c *corkConn) writeText(payload []byte) error {
 	*c.buf = append(append(*c.buf, head[:n]...), payload...)
 	if len(*c.buf) >= flushAt {
 		return c.flushLocked()
+	}
+	return nil
+}
+
+// writePieces writes b in pieces of flushAt bytes, moving the write
+// deadline on before each.
+func (c *corkConn) writePieces(b []byte) error {
+	for len(b) > 0 {
+		if err := c.deadline.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+			return err
+		}
+		n, err := c.Conn.Write(b[:min(len(b), flushAt)])
+		if err != nil {
+			return err
+		}
+		b = b[n:]
 	}
 	return nil
 }
@@ -154,8 +184,8 @@ func (c *corkConn) release() {
 // a ResponseWriter wrapped by middleware (with an Unwrap method) works too.
 type hijacker struct {
 	http.ResponseWriter
-	slack time.Duration // of the write deadline
-	conn  *corkConn
+	timeout time.Duration // of a write
+	conn    *corkConn
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -163,7 +193,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h.conn = newCorkConn(c, h.slack)
+	h.conn = newCorkConn(c, h.timeout)
 	return h.conn, brw, nil
 }
 
@@ -260,6 +290,7 @@ func (ss *session) drain() error {
 // writer, a flush and a lock per frame; the library still writes the
 // control frames, each with one Write, so frames never interleave.
 func (ss *session) writeFrame(frame []byte) error {
+	defer ss.queued.Add(-int64(len(frame)))
 	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
 		return err
 	}

@@ -135,8 +135,10 @@ func (s *Store) appendLocked(r *record, typ taskbridge.EventType, payload json.R
 }
 
 // ReadAfter returns up to limit events with ids greater than after, in
-// order, or ErrTaskNotFound. A limit of zero or less returns none.
-func (s *Store) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) ([]taskbridge.Event, error) {
+// order, within maxBytes of payload when it is above 0 (the first event
+// whatever its size), or ErrTaskNotFound. A limit of zero or less returns
+// none.
+func (s *Store) ReadAfter(ctx context.Context, taskID string, after uint64, limit, maxBytes int) ([]taskbridge.Event, error) {
 	r, err := s.lock(taskID)
 	if err != nil {
 		return nil, err
@@ -151,15 +153,18 @@ func (s *Store) ReadAfter(ctx context.Context, taskID string, after uint64, limi
 	if uint64(limit) < head-after {
 		end = after + uint64(limit)
 	}
-	size := 0
+	n, size := 0, 0
 	for e := range r.events.between(int(after), int(end)) {
-		size += len(e.Payload)
+		if maxBytes > 0 && n > 0 && size+len(e.Payload) > maxBytes {
+			break
+		}
+		n, size = n+1, size+len(e.Payload)
 	}
 	// One buffer holds every payload of the batch; each payload is capped so
 	// that appending to one cannot overwrite the next.
 	buf := make([]byte, 0, size)
-	out := make([]taskbridge.Event, 0, end-after)
-	for e := range r.events.between(int(after), int(end)) {
+	out := make([]taskbridge.Event, 0, n)
+	for e := range r.events.between(int(after), int(after)+n) {
 		if e.Payload != nil {
 			start := len(buf)
 			buf = append(buf, e.Payload...)

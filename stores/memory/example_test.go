@@ -28,7 +28,7 @@ func Example() {
 	})
 	fmt.Println("first event", ev.ID, ev.Type)
 
-	events, _ := store.ReadAfter(ctx, "t1", ev.ID, 100)
+	events, _ := store.ReadAfter(ctx, "t1", ev.ID, 100, 0)
 	for _, e := range events {
 		fmt.Println("after the cursor:", e.ID, e.Type, string(e.Payload))
 	}

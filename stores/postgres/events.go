@@ -33,8 +33,8 @@ task AS (
 	RETURNING id, last_event_id, updated_at
 ),
 event AS (
-	INSERT INTO events (task_id, event_id, type, created_at, payload, report_key)
-	SELECT id, last_event_id, @type::text, updated_at, @payload::json, nullif(@key::text, '') FROM task
+	INSERT INTO events (task_id, event_id, type, created_at, payload, payload_bytes, report_key)
+	SELECT id, last_event_id, @type::text, updated_at, @payload::json, @payload_bytes::integer, nullif(@key::text, '') FROM task
 	RETURNING event_id, created_at
 ),
 opened AS (
@@ -109,7 +109,7 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 // appendArgs are the arguments of appendSQL for the append.
 func (s *Store) appendArgs(taskID string, a taskbridge.Append) (pgx.NamedArgs, error) {
 	args := pgx.NamedArgs{
-		"task": taskID, "type": string(a.Type), "payload": a.Payload, "key": a.Key, "channel": s.channel,
+		"task": taskID, "type": string(a.Type), "payload": a.Payload, "payload_bytes": len(a.Payload), "key": a.Key, "channel": s.channel,
 		"status": nil, "from": movableFrom(a.Status), "ends": a.Status.IsTerminal(),
 		"refused_once_cancelled": a.Type.IsTerminal() && a.Type != taskbridge.EventCancelled,
 		"suspend_id":             nil, "allowed_actions": nil, "expires_at": nil,
@@ -213,16 +213,36 @@ func (s *Store) refusal(ctx context.Context, q querier, taskID string, a taskbri
 	return fmt.Errorf("postgres: append to task %q was refused, but the task now allows it", taskID)
 }
 
+// readSQL reads a page of a task's history; readBytesSQL one bounded in
+// payload bytes too, summed over the page's rows only from their
+// payload_bytes (so no payload is read that is not returned), keeping the
+// first row however large it is.
+const (
+	readSQL = `SELECT event_id, type, created_at, payload FROM events
+		WHERE task_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3`
+	readBytesSQL = `SELECT event_id, type, created_at, payload FROM (
+		SELECT page.*, row_number() OVER w AS n, sum(size) OVER w AS upto
+		FROM (SELECT event_id, type, created_at, payload, coalesce(payload_bytes, octet_length(payload::text)) AS size
+			FROM events WHERE task_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3) page
+		WINDOW w AS (ORDER BY event_id)
+	) sized WHERE n = 1 OR upto <= $4 ORDER BY event_id`
+)
+
 // ReadAfter returns up to limit events with ids greater than after, in
-// order, or ErrTaskNotFound. A limit of zero or less returns none.
-func (s *Store) ReadAfter(ctx context.Context, taskID string, after uint64, limit int) (_ []taskbridge.Event, err error) {
+// order, within maxBytes of payload when it is above 0 (the first event
+// whatever its size), or ErrTaskNotFound. A limit of zero or less returns
+// none.
+func (s *Store) ReadAfter(ctx context.Context, taskID string, after uint64, limit, maxBytes int) (_ []taskbridge.Event, err error) {
 	defer unavailable(&err)
 	events := []taskbridge.Event{}
 	// Ids are below 2^63; a cursor beyond has nothing after it.
 	if limit > 0 && after < math.MaxInt64 {
-		rows, _ := s.pool.Query(ctx, `SELECT event_id, type, created_at, payload FROM events
-			WHERE task_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3`, taskID, int64(after), limit)
-		var err error
+		var rows pgx.Rows
+		if maxBytes > 0 {
+			rows, _ = s.pool.Query(ctx, readBytesSQL, taskID, int64(after), limit, maxBytes)
+		} else {
+			rows, _ = s.pool.Query(ctx, readSQL, taskID, int64(after), limit)
+		}
 		events, err = pgx.AppendRows(events, rows, func(row pgx.CollectableRow) (taskbridge.Event, error) {
 			e := taskbridge.Event{TaskID: taskID}
 			var id int64

@@ -131,7 +131,7 @@ func TestReplicasShareOneTruth(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	events, err := stores[2].ReadAfter(ctx, task, 0, 1000)
+	events, err := stores[2].ReadAfter(ctx, task, 0, 1000, 0)
 	require.NoError(t, err)
 	require.Len(t, events, 1+len(stores)*each)
 	for i, e := range events {

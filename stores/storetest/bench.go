@@ -68,7 +68,7 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) taskbridge.Store) {
 		for b.Loop() {
 			got, after := 0, uint64(cursor)
 			for got < replay {
-				events, err := s.ReadAfter(b.Context(), id, after, page)
+				events, err := s.ReadAfter(b.Context(), id, after, page, 0)
 				if err != nil || len(events) == 0 {
 					b.Fatal(len(events), err)
 				}

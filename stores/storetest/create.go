@@ -67,7 +67,7 @@ func testCreateRoundTrip(t *testing.T, e *env) {
 			require.False(t, got.CancelRequested)
 			require.Empty(t, got.CancelReason)
 		}
-		events, err := e.s.ReadAfter(e.ctx, spec.ID, 0, 10)
+		events, err := e.s.ReadAfter(e.ctx, spec.ID, 0, 10, 0)
 		require.NoError(t, err)
 		require.Empty(t, events, "a new task has no history")
 		_, open, err := e.s.OpenSuspensionOf(e.ctx, spec.ID)
@@ -222,12 +222,12 @@ func testNoAliasing(t *testing.T, e *env) {
 	require.NoError(t, err)
 	copy(payload, `{"message":"gone"}`)
 	copy(ev.Payload, `{"message":"lost"}`)
-	read, err := e.s.ReadAfter(e.ctx, spec.ID, 1, 10)
+	read, err := e.s.ReadAfter(e.ctx, spec.ID, 1, 10, 0)
 	require.NoError(t, err)
 	require.Len(t, read, 1)
 	require.JSONEq(t, `{"message":"kept"}`, string(read[0].Payload))
 	copy(read[0].Payload, `{"message":"miss"}`)
-	read, err = e.s.ReadAfter(e.ctx, spec.ID, 1, 10)
+	read, err = e.s.ReadAfter(e.ctx, spec.ID, 1, 10, 0)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"message":"kept"}`, string(read[0].Payload))
 

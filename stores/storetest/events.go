@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,39 @@ var eventCases = []testCase{
 	{name: "AppendTasksIndependent", run: testAppendTasksIndependent},
 	{name: "TaskFollowsAppends", run: testTaskFollowsAppends},
 	{name: "KeyedAppendIsIdempotent", run: testKeyedAppendIsIdempotent},
+	{name: "ReadAfterWithinBytes", run: testReadAfterWithinBytes},
 	{name: "AppendFailsAloneAmongConcurrentAppends", run: testAppendFailsAlone, alone: true},
+}
+
+// A read bounded in bytes returns the longest run of events whose payloads
+// fit, and the first event after the cursor however large it is.
+func testReadAfterWithinBytes(t *testing.T, e *env) {
+	id := e.newTask()
+	sizes := []int{100, 1000, 100, 100, 5000, 100}
+	var payloads []int
+	for i, n := range sizes {
+		typ := taskbridge.EventMessage
+		if i == 0 {
+			typ = taskbridge.EventStarted
+		}
+		a := taskbridge.Append{Type: typ, Status: statusOf(typ), Payload: json.RawMessage(`"` + strings.Repeat("x", n-2) + `"`)}
+		ev, err := e.s.Append(e.ctx, id, a)
+		require.NoError(t, err)
+		payloads = append(payloads, len(ev.Payload))
+	}
+	require.Equal(t, sizes, payloads)
+	read := func(after uint64, limit, maxBytes int) []uint64 {
+		events, err := e.s.ReadAfter(e.ctx, id, after, limit, maxBytes)
+		require.NoError(t, err)
+		return ids(events)
+	}
+	require.Equal(t, span(1, 6), read(0, 10, 0), "no byte bound")
+	require.Equal(t, span(1, 2), read(0, 10, 1100), "exactly full")
+	require.Equal(t, span(1, 1), read(0, 10, 1099))
+	require.Equal(t, span(2, 4), read(1, 10, 1299), "from a cursor")
+	require.Equal(t, span(5, 5), read(4, 10, 100), "the first event, however large")
+	require.Equal(t, span(3, 4), read(2, 2, 10_000), "the event limit still holds")
+	require.Empty(t, read(6, 10, 1))
 }
 
 // Appends that fail, each for its own reason, race many that succeed on
@@ -175,7 +208,7 @@ func testReadAfterCursor(t *testing.T, e *env) {
 	}
 	read := func(after uint64, limit int) []uint64 {
 		t.Helper()
-		events, err := e.s.ReadAfter(e.ctx, id, after, limit)
+		events, err := e.s.ReadAfter(e.ctx, id, after, limit, 0)
 		require.NoError(t, err)
 		for _, ev := range events {
 			require.Equal(t, id, ev.TaskID)
@@ -208,7 +241,7 @@ func testReadAfterCursor(t *testing.T, e *env) {
 
 func testUnknownTaskHistory(t *testing.T, e *env) {
 	missing := e.id("missing")
-	_, err := e.s.ReadAfter(e.ctx, missing, 0, 10)
+	_, err := e.s.ReadAfter(e.ctx, missing, 0, 10, 0)
 	require.ErrorIs(t, err, taskbridge.ErrTaskNotFound)
 	_, err = e.s.Append(e.ctx, missing, appendOf(taskbridge.EventMessage, "x"))
 	require.ErrorIs(t, err, taskbridge.ErrTaskNotFound)
@@ -266,7 +299,7 @@ func testAppendConcurrentOneTask(t *testing.T, e *env) {
 
 	var walked []uint64
 	for cursor := uint64(0); ; {
-		page, err := e.s.ReadAfter(e.ctx, id, cursor, 97)
+		page, err := e.s.ReadAfter(e.ctx, id, cursor, 97, 0)
 		require.NoError(t, err)
 		if len(page) == 0 {
 			break

@@ -153,7 +153,7 @@ func (e *env) get(taskID string) taskbridge.Task {
 // events returns the whole history of the task.
 func (e *env) events(taskID string) []taskbridge.Event {
 	e.t.Helper()
-	events, err := e.s.ReadAfter(e.ctx, taskID, 0, 100_000)
+	events, err := e.s.ReadAfter(e.ctx, taskID, 0, 100_000, 0)
 	require.NoError(e.t, err)
 	return events
 }

@@ -212,7 +212,7 @@ func (e *env) requireGone(taskID, suspendID string) {
 	t.Helper()
 	_, err := e.s.GetTask(e.ctx, taskID)
 	require.ErrorIs(t, err, taskbridge.ErrTaskNotFound)
-	_, err = e.s.ReadAfter(e.ctx, taskID, 0, 10)
+	_, err = e.s.ReadAfter(e.ctx, taskID, 0, 10, 0)
 	require.ErrorIs(t, err, taskbridge.ErrTaskNotFound)
 	_, err = e.s.Append(e.ctx, taskID, appendOf(taskbridge.EventMessage, "ghost"))
 	require.ErrorIs(t, err, taskbridge.ErrTaskNotFound)
