@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
