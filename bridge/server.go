@@ -195,6 +195,11 @@ type limitedConn struct {
 	once   sync.Once
 }
 
+// WriteBuffers writes bufs with one vectored system call, as net.Buffers
+// does for the connection it wraps (ws.BuffersWriter): a WebSocket batch
+// stays one system call through the wrapper.
+func (c *limitedConn) WriteBuffers(bufs *net.Buffers) (int64, error) { return bufs.WriteTo(c.Conn) }
+
 // Close closes the connection and gives its place back.
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()

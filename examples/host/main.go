@@ -29,6 +29,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -59,6 +61,7 @@ type options struct {
 	postgresSchema  string
 	redisURL        string
 	temporalAddress string
+	pprofAddr       string
 	drain           time.Duration
 	retainEnded     time.Duration
 	maxConcurrent   int
@@ -82,6 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.postgresSchema, "postgres-schema", postgres.DefaultSchema, "PostgreSQL schema of the tables, for -store postgres (replicas share it)")
 	fs.StringVar(&o.redisURL, "redis-url", "", "Redis URL, for -store redis")
 	fs.StringVar(&o.temporalAddress, "temporal-address", "", "Temporal frontend host:port, for -executor temporal")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "when set, serve the Go profiler (net/http/pprof) on this address, apart from the API")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long shutdown waits for requests and tasks to finish")
 	fs.DurationVar(&o.retainEnded, "retain-ended", bridge.DefaultRetainEnded, "how long an ended task is kept before it is removed")
 	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "how many tasks run at once (0 is the local executor's default)")
@@ -189,5 +193,34 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	if ready != nil {
 		ready <- addr
 	}
+	if o.pprofAddr != "" {
+		stop, err := serveProfiler(o.pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return b.Serve(ctx, listener, e)
+}
+
+// serveProfiler serves net/http/pprof on addr until stop is called.
+func serveProfiler(addr string, log *slog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("the profiler stopped", "err", err)
+		}
+	}()
+	log.Info("profiler listening", "addr", "http://"+l.Addr().String()+"/debug/pprof/")
+	return func() { _ = srv.Close(); <-done }, nil
 }

@@ -45,8 +45,8 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultCacheEvents  = 512
-	DefaultCacheBytes   = 4 << 20
+	DefaultCacheEvents  = 16384
+	DefaultCacheBytes   = 8 << 20
 	DefaultReadBatch    = 256
 	DefaultReadBytes    = 1 << 20
 	DefaultWakeInterval = 5 * time.Millisecond
@@ -56,7 +56,12 @@ const (
 type Config struct {
 	// CacheEvents and CacheBytes bound the recent events cached per
 	// followed task, in events and in encoded bytes; the newest event stays
-	// cached whatever its size.
+	// cached whatever its size. The cache is what lets readers that fall
+	// behind share one encoding of each event instead of each reading and
+	// encoding its own: under overload, when every reader lags, its depth
+	// decides whether delivery holds up, so the default keeps seconds of a
+	// busy task (16,384 events, 8 MiB). It is held only while the task
+	// has readers.
 	CacheEvents, CacheBytes int
 	// ReadBatch and ReadBytes bound one read from the store, in events and
 	// in payload bytes (a read returns at least one event).

@@ -16,14 +16,16 @@ import (
 )
 
 // corkConn is the hijacked connection under a *websocket.Conn. While corked,
-// it gathers what the WebSocket library writes and sends it with one write
-// when uncorked, so a batch of frames costs one system call instead of one
-// per frame. Uncorked, writes go straight through. The library sets the
-// write deadline before each frame; the connection passes it on lazily
-// (deadline.Lazy, with half the write timeout as slack), and a flush runs
-// under the latest one. A large frame goes out in pieces, each under a
-// deadline of its own, so that a slow peer that keeps reading is not cut
-// in the middle of it.
+// it gathers what is written and sends it with one vectored write when
+// uncorked, so a batch of frames costs one system call instead of one per
+// frame. It gathers frames by reference (they are the hub's shared,
+// immutable encodings), and copies only the small things: frame headers and
+// what the WebSocket library writes, which it may reuse. A corked
+// connection thus holds no copy of the events it sends, however slow its
+// peer. Uncorked, writes go straight through. Write deadlines are passed on
+// lazily (deadline.Lazy, with half the write timeout as slack). A large
+// frame goes out in pieces, each under a deadline of its own, so that a
+// slow peer that keeps reading is not cut in the middle of it.
 type corkConn struct {
 	net.Conn
 	timeout time.Duration // of a write
@@ -31,14 +33,15 @@ type corkConn struct {
 	mu       sync.Mutex
 	deadline deadline.Lazy
 	corked   bool
-	buf      *[]byte // pending bytes while corked; nil when none
-	err      error   // the first failed flush; every later write returns it
+	pending  net.Buffers // what is gathered, in order
+	size     int         // its bytes
+	arena    []byte      // the copied bytes pending refers to
+	tail     int         // where the last buffer of pending starts in arena; -1 when it is not there
+	err      error       // the first failed flush; every later write returns it
 }
 
 // flushAt is how much a corked connection gathers before it writes anyway.
 const flushAt = 64 << 10
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -46,24 +49,42 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if !c.corked || c.buf == nil && len(p) >= flushAt {
+	if !c.corked {
 		return c.Conn.Write(p)
 	}
-	if c.buf == nil {
-		c.buf = bufPool.Get().(*[]byte)
-	}
-	if len(*c.buf)+len(p) < flushAt {
-		*c.buf = append(*c.buf, p...)
+	if c.size+len(p) >= flushAt {
+		// Enough gathered: write it and p together; p is written before
+		// Write returns, so it need not be copied.
+		c.pending = append(c.pending, p)
+		c.size += len(p)
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
 		return len(p), nil
 	}
-	// Enough gathered: write it and p together, without copying p.
-	bufs := net.Buffers{*c.buf, p}
-	_, c.err = bufs.WriteTo(c.Conn)
-	c.release()
-	if c.err != nil {
-		return 0, c.err
-	}
+	c.gatherCopy(p)
 	return len(p), nil
+}
+
+// gatherCopy adds a copy of b to what is pending, in the same buffer as the
+// copy before it when nothing came between.
+func (c *corkConn) gatherCopy(b []byte) {
+	start := len(c.arena)
+	c.arena = append(c.arena, b...)
+	c.size += len(b)
+	if c.tail >= 0 && len(c.pending) > 0 {
+		c.pending[len(c.pending)-1] = c.arena[c.tail:]
+		return
+	}
+	c.tail = start
+	c.pending = append(c.pending, c.arena[start:])
+}
+
+// gatherRef adds b to what is pending without copying it.
+func (c *corkConn) gatherRef(b []byte) {
+	c.pending = append(c.pending, b)
+	c.size += len(b)
+	c.tail = -1
 }
 
 // SetWriteDeadline sets the write deadline lazily.
@@ -76,11 +97,11 @@ func (c *corkConn) SetWriteDeadline(t time.Time) error {
 // newCorkConn wraps conn, whose writes each get timeout; its deadlines may
 // be up to half of it earlier than asked.
 func newCorkConn(conn net.Conn, timeout time.Duration) *corkConn {
-	return &corkConn{Conn: conn, timeout: timeout, deadline: deadline.Lazy{Slack: timeout / 2, Set: conn.SetWriteDeadline}}
+	return &corkConn{Conn: conn, timeout: timeout, tail: -1, deadline: deadline.Lazy{Slack: timeout / 2, Set: conn.SetWriteDeadline}}
 }
 
-// writeText writes payload as one final, unmasked text frame (a server's),
-// with one Write or into the gathered bytes.
+// writeText writes payload as one final, unmasked text frame (a server's).
+// payload must not change until the frame is flushed.
 func (c *corkConn) writeText(payload []byte) error {
 	var head [10]byte
 	head[0] = 0x81 // FIN, text
@@ -103,26 +124,17 @@ func (c *corkConn) writeText(payload []byte) error {
 		return c.err
 	}
 	if len(payload) >= flushAt {
-		// Large: what was gathered, then the frame, without copying it.
+		// Large: what was gathered and the header, then the frame in pieces.
+		c.gatherCopy(head[:n])
 		if err := c.flushLocked(); err != nil {
 			return err
-		}
-		if _, c.err = c.Conn.Write(head[:n]); c.err != nil {
-			return c.err
 		}
 		c.err = c.writePieces(payload)
 		return c.err
 	}
-	if !c.corked {
-		bufs := net.Buffers{head[:n], payload}
-		_, err := bufs.WriteTo(c.Conn)
-		return err
-	}
-	if c.buf == nil {
-		c.buf = bufPool.Get().(*[]byte)
-	}
-	*c.buf = append(append(*c.buf, head[:n]...), payload...)
-	if len(*c.buf) >= flushAt {
+	c.gatherCopy(head[:n])
+	c.gatherRef(payload)
+	if !c.corked || c.size >= flushAt {
 		return c.flushLocked()
 	}
 	return nil
@@ -159,24 +171,58 @@ func (c *corkConn) uncork() error {
 	return c.flushLocked()
 }
 
-func (c *corkConn) flushLocked() error {
-	if c.buf != nil && c.err == nil {
-		_, c.err = c.Conn.Write(*c.buf)
-	}
-	c.release()
-	return c.err
+// BuffersWriter is a connection that writes several buffers with one
+// system call, as a *net.TCPConn does through net.Buffers. A wrapper of a
+// connection (a listener's that counts connections, say) implements it to
+// keep that ability, which net.Buffers cannot see through a wrapper; the
+// WebSocket writer writes a batch of frames with one call to it.
+type BuffersWriter interface {
+	WriteBuffers(bufs *net.Buffers) (int64, error)
 }
 
-// release returns the gather buffer to the pool, unless it grew large.
-func (c *corkConn) release() {
-	if c.buf == nil {
-		return
+// writeGathered writes bufs with one vectored write where the connection
+// can make one, and else copies them into one buffer and writes that: one
+// system call either way.
+func writeGathered(conn net.Conn, bufs net.Buffers) error {
+	switch c := conn.(type) {
+	case BuffersWriter:
+		_, err := c.WriteBuffers(&bufs)
+		return err
+	case *net.TCPConn, *net.UnixConn:
+		_, err := bufs.WriteTo(c)
+		return err
 	}
-	if cap(*c.buf) <= 4*flushAt {
-		*c.buf = (*c.buf)[:0]
-		bufPool.Put(c.buf)
+	joined := joinPool.Get().(*[]byte)
+	defer func() {
+		if cap(*joined) <= 4*flushAt {
+			*joined = (*joined)[:0]
+			joinPool.Put(joined)
+		}
+	}()
+	for _, b := range bufs {
+		*joined = append(*joined, b...)
 	}
-	c.buf = nil
+	_, err := conn.Write(*joined)
+	return err
+}
+
+var joinPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*flushAt); return &b }}
+
+// flushLocked writes what is pending with one write and forgets it: the
+// references go, and the arena is kept for the next batch unless it grew
+// large.
+func (c *corkConn) flushLocked() error {
+	if len(c.pending) > 0 && c.err == nil {
+		c.err = writeGathered(c.Conn, c.pending)
+	}
+	clear(c.pending)
+	c.pending, c.size, c.tail = c.pending[:0], 0, -1
+	if cap(c.arena) > flushAt {
+		c.arena = nil
+	} else {
+		c.arena = c.arena[:0]
+	}
+	return c.err
 }
 
 // hijacker hands the WebSocket library a corkConn when it hijacks the
@@ -259,6 +305,11 @@ func (ss *session) write() {
 // queue's worth, and flushes them together; then it tells the session there
 // is room.
 func (ss *session) writeBatch(first []byte) error {
+	// One deadline for the batch: it is written when uncorked, or in
+	// pieces that move it on.
+	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+		return err
+	}
 	ss.cork.cork()
 	err := ss.writeFrame(first)
 	for n := 1; err == nil && n < cap(ss.queue) && len(ss.queue) > 0; n++ {
@@ -285,14 +336,11 @@ func (ss *session) drain() error {
 	return nil
 }
 
-// writeFrame writes one text message under its own deadline. The frame is
-// built here rather than by the WebSocket library, which would cost a
-// writer, a flush and a lock per frame; the library still writes the
-// control frames, each with one Write, so frames never interleave.
+// writeFrame writes one text message. The frame is built here rather than
+// by the WebSocket library, which would cost a writer, a flush and a lock
+// per frame; the library still writes the control frames, each with one
+// Write, so frames never interleave.
 func (ss *session) writeFrame(frame []byte) error {
 	defer ss.queued.Add(-int64(len(frame)))
-	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
-		return err
-	}
 	return ss.cork.writeText(frame)
 }
