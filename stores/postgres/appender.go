@@ -120,7 +120,7 @@ func (ap *appender) run(batch []*appendCall) {
 	live := batch[:0:0]
 	for _, c := range batch {
 		if c.ctx.Err() != nil {
-			ap.finish(c, taskbridge.Event{}, fmt.Errorf("postgres: append to task %q: %w", c.taskID, c.ctx.Err()))
+			c.finish(taskbridge.Event{}, fmt.Errorf("postgres: append to task %q: %w", c.taskID, c.ctx.Err()))
 			continue
 		}
 		live = append(live, c)
@@ -132,7 +132,7 @@ func (ap *appender) run(batch []*appendCall) {
 		}
 		c := live[failed]
 		ev, err := ap.s.appendWith(c.ctx, ap.s.pool, c.taskID, c.a)
-		ap.finish(c, ev, err)
+		c.finish(ev, err)
 		live = append(live[:failed], live[failed+1:]...)
 	}
 }
@@ -157,7 +157,7 @@ func (ap *appender) send(calls []*appendCall) (failed int) {
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			_ = br.Close()
 			if unreachable(err) || ctx.Err() != nil {
-				ap.finishAll(calls, err)
+				finishAll(calls, err)
 				return -1
 			}
 			return i
@@ -166,17 +166,17 @@ func (ap *appender) send(calls []*appendCall) (failed int) {
 		events[i], results[i] = ev, err
 	}
 	if err := br.Close(); err != nil { // the commit failed
-		ap.finishAll(calls, err)
+		finishAll(calls, err)
 		return -1
 	}
 	for i, c := range calls {
 		if results[i] == nil {
-			ap.finish(c, events[i], nil)
+			c.finish(events[i], nil)
 			continue
 		}
 		// Refused: find out why, outside the batch.
 		ev, err := ap.s.settle(c.ctx, ap.s.pool, c.taskID, c.a, results[i])
-		ap.finish(c, ev, err)
+		c.finish(ev, err)
 	}
 	return -1
 }
@@ -203,13 +203,15 @@ func (ap *appender) whileWaited(calls []*appendCall) (context.Context, context.C
 	}
 }
 
-func (ap *appender) finishAll(calls []*appendCall, err error) {
+// finishAll gives every call err.
+func finishAll(calls []*appendCall, err error) {
 	for _, c := range calls {
-		ap.finish(c, taskbridge.Event{}, fmt.Errorf("postgres: append to task %q: %w", c.taskID, err))
+		c.finish(taskbridge.Event{}, fmt.Errorf("postgres: append to task %q: %w", c.taskID, err))
 	}
 }
 
-func (ap *appender) finish(c *appendCall, ev taskbridge.Event, err error) {
+// finish gives the call its outcome and wakes its caller.
+func (c *appendCall) finish(ev taskbridge.Event, err error) {
 	c.ev, c.err = ev, err
 	close(c.done)
 }

@@ -77,12 +77,9 @@ func movableFrom(next taskbridge.TaskStatus) []string {
 // a TASK_SUSPENDED event or without a SuspendID is refused.
 func (s *Store) Append(ctx context.Context, taskID string, a taskbridge.Append) (_ taskbridge.Event, err error) {
 	defer unavailable(&err)
-	args, err := s.appendArgs(taskID, a)
+	args, err := s.appendArgs(ctx, s.pool, taskID, a)
 	if err != nil {
 		return taskbridge.Event{}, err
-	}
-	if pairingBroken(a) {
-		return taskbridge.Event{}, s.refusal(ctx, s.pool, taskID, a)
 	}
 	return s.appender.do(&appendCall{ctx: ctx, taskID: taskID, a: a, args: args, done: make(chan struct{})})
 }
@@ -90,12 +87,9 @@ func (s *Store) Append(ctx context.Context, taskID string, a taskbridge.Append) 
 // appendWith appends alone through q, the pool or the transaction of an
 // action.
 func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a taskbridge.Append) (taskbridge.Event, error) {
-	args, err := s.appendArgs(taskID, a)
+	args, err := s.appendArgs(ctx, q, taskID, a)
 	if err != nil {
 		return taskbridge.Event{}, err
-	}
-	if pairingBroken(a) {
-		return taskbridge.Event{}, s.refusal(ctx, q, taskID, a)
 	}
 	ev := taskbridge.Event{TaskID: taskID, Type: a.Type, Payload: a.Payload}
 	var id int64
@@ -106,8 +100,10 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 	return ev, nil
 }
 
-// appendArgs are the arguments of appendSQL for the append.
-func (s *Store) appendArgs(taskID string, a taskbridge.Append) (pgx.NamedArgs, error) {
+// appendArgs are the arguments of appendSQL for the append, or why it is
+// refused before it is sent: a malformed suspension, or a broken pairing of
+// event and status (which q, the pool or an action's transaction, tells).
+func (s *Store) appendArgs(ctx context.Context, q querier, taskID string, a taskbridge.Append) (pgx.NamedArgs, error) {
 	args := pgx.NamedArgs{
 		"task": taskID, "type": string(a.Type), "payload": a.Payload, "payload_bytes": len(a.Payload), "key": a.Key, "channel": s.channel,
 		"status": nil, "from": movableFrom(a.Status), "ends": a.Status.IsTerminal(),
@@ -134,6 +130,9 @@ func (s *Store) appendArgs(taskID string, a taskbridge.Append) (pgx.NamedArgs, e
 		if sp.Payload != nil {
 			args["suspension_payload"] = sp.Payload
 		}
+	}
+	if pairingBroken(a) {
+		return nil, s.refusal(ctx, q, taskID, a)
 	}
 	return args, nil
 }
