@@ -144,6 +144,9 @@ func New(cfg Config) (*API, error) {
 	if cfg.BodyReadTimeout <= 0 {
 		cfg.BodyReadTimeout = DefaultBodyReadTimeout
 	}
+	if cfg.MaxPollBytes <= 0 {
+		cfg.MaxPollBytes = DefaultMaxPollBytes
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}

@@ -60,12 +60,8 @@ func (l *limiter) openStream(subject string) (release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.streams[subject] >= l.cfg.StreamsPerSubject {
-		e := newError(http.StatusTooManyRequests, gen.ErrorCodeTooManyRequests,
-			fmt.Sprintf("this caller already holds %d open streams, the most it may", l.cfg.StreamsPerSubject),
-			"limit", "streamsPerSubject", "max", l.cfg.StreamsPerSubject)
-		e.RetryAfter = time.Second
-		e.Err = taskbridge.ErrTooManyRequests
-		return nil, e
+		return nil, tooMany(time.Second, fmt.Sprintf("this caller already holds %d open streams, the most it may", l.cfg.StreamsPerSubject),
+			"streamsPerSubject", l.cfg.StreamsPerSubject)
 	}
 	l.streams[subject]++
 	var once sync.Once
@@ -100,12 +96,7 @@ func (l *limiter) create(subject string) error {
 	b.at = now
 	if b.tokens < 1 {
 		wait := time.Duration((1 - b.tokens) / rate * float64(time.Second))
-		e := newError(http.StatusTooManyRequests, gen.ErrorCodeTooManyRequests,
-			fmt.Sprintf("this caller may create %g tasks a second", rate),
-			"limit", "createsPerSecond", "max", rate)
-		e.RetryAfter = wait
-		e.Err = taskbridge.ErrTooManyRequests
-		return e
+		return tooMany(wait, fmt.Sprintf("this caller may create %g tasks a second", rate), "createsPerSecond", rate)
 	}
 	b.tokens--
 	if l.takes++; l.takes >= 1024 {
@@ -125,6 +116,14 @@ func (l *limiter) sweep(now time.Time) {
 			delete(l.buckets, subject)
 		}
 	}
+}
+
+// tooMany is the 429 of a limit: its name and value in the details, and
+// the time until it allows again as Retry-After.
+func tooMany(retryAfter time.Duration, message, limit string, value any) *Error {
+	e := newError(http.StatusTooManyRequests, gen.ErrorCodeTooManyRequests, message, "limit", limit, "max", value)
+	e.RetryAfter, e.Err = retryAfter, taskbridge.ErrTooManyRequests
+	return e
 }
 
 // releasing is a stream response that releases its place in the limits

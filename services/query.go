@@ -124,25 +124,18 @@ func (a *API) PollTaskEvents(ctx context.Context, req gen.PollTaskEventsRequestO
 	return gen.PollTaskEvents200JSONResponse(body), nil
 }
 
-func (a *API) pollBytes() int {
-	if a.cfg.MaxPollBytes > 0 {
-		return a.cfg.MaxPollBytes
-	}
-	return DefaultMaxPollBytes
-}
-
 // readWaiting reads after the cursor and, when nothing is there, waits for
 // an append and reads again. It registers for the wake-up before reading, so
 // an append between the read and the wait is not missed.
 func (a *API) readWaiting(ctx context.Context, taskID string, after uint64, limit int, wait time.Duration) ([]taskbridge.Event, error) {
 	if wait <= 0 || a.cfg.Notifier == nil {
-		return a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.pollBytes())
+		return a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.cfg.MaxPollBytes)
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		changed, release := a.cfg.Notifier.Notify(taskID)
-		events, err := a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.pollBytes())
+		events, err := a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.cfg.MaxPollBytes)
 		if err != nil || len(events) > 0 {
 			release()
 			return events, err
@@ -151,7 +144,7 @@ func (a *API) readWaiting(ctx context.Context, taskID string, after uint64, limi
 		case <-changed:
 			release()
 			if a.cfg.Notifier.Closed() {
-				return a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.pollBytes())
+				return a.cfg.Store.ReadAfter(ctx, taskID, after, limit, a.cfg.MaxPollBytes)
 			}
 		case <-timer.C:
 			release()
