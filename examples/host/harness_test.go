@@ -299,6 +299,15 @@ func (h *host) waitFor(t *testing.T, subject, taskID, eventType string) wireEven
 	return found
 }
 
+// requireDense requires the ids of what's events to be 1, 2, 3, ... in
+// order.
+func requireDense(t *testing.T, what string, events []wireEvent) {
+	t.Helper()
+	for i, e := range events {
+		require.Equal(t, fmt.Sprint(i+1), e.EventID, "%s: eventIds are dense from 1", what)
+	}
+}
+
 func step(kind string, v any) map[string]any { return map[string]any{kind: v} }
 
 // lastEventID is the task's newest eventId as its snapshot tells it, 0

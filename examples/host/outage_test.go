@@ -98,6 +98,19 @@ func (p *dbProxy) restore() {
 	p.down = false
 }
 
+// startHostBehindProxy starts a host on PostgreSQL in a schema of its own,
+// reaching the database through a dbProxy; with down the proxy is cut
+// before the host starts.
+func startHostBehindProxy(t *testing.T, down bool) (*host, *dbProxy) {
+	t.Helper()
+	dbURL := pgtest.URL(t)
+	proxy, viaProxy := newDBProxy(t, dbURL)
+	if down {
+		proxy.cut()
+	}
+	return startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost")), proxy
+}
+
 // readiness returns /ready's status code and body.
 func (h *host) readiness(t *testing.T) (int, map[string]any) {
 	t.Helper()
@@ -114,10 +127,7 @@ func (h *host) readiness(t *testing.T) (int, map[string]any) {
 // is back the host becomes ready and runs tasks without a restart.
 func TestDatabaseDownAtStart(t *testing.T) {
 	t.Parallel()
-	dbURL := pgtest.URL(t)
-	proxy, viaProxy := newDBProxy(t, dbURL)
-	proxy.cut()
-	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost"))
+	h, proxy := startHostBehindProxy(t, true)
 
 	status, body := h.readiness(t)
 	require.Equal(t, http.StatusServiceUnavailable, status)
@@ -139,9 +149,7 @@ func TestDatabaseDownAtStart(t *testing.T) {
 // the task's complete history.
 func TestDatabaseOutageMidStream(t *testing.T) {
 	t.Parallel()
-	dbURL := pgtest.URL(t)
-	proxy, viaProxy := newDBProxy(t, dbURL)
-	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost"))
+	h, proxy := startHostBehindProxy(t, false)
 	h.awaitReady(t)
 
 	// The outage falls in the sleep: the task itself reports nothing while
@@ -184,9 +192,7 @@ func TestDatabaseOutageMidStream(t *testing.T) {
 // requests succeed.
 func TestDatabaseUnreachableIs503(t *testing.T) {
 	t.Parallel()
-	dbURL := pgtest.URL(t)
-	proxy, viaProxy := newDBProxy(t, dbURL)
-	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost"))
+	h, proxy := startHostBehindProxy(t, false)
 	h.awaitReady(t)
 	id := h.createScripted(t, "alice", "before", step("sleepMs", 600000))
 	h.waitFor(t, "alice", id, "TASK_STARTED")
@@ -226,9 +232,7 @@ func TestDatabaseUnreachableIs503(t *testing.T) {
 // history dense and complete.
 func TestDatabaseCutWhileATaskReports(t *testing.T) {
 	t.Parallel()
-	dbURL := pgtest.URL(t)
-	proxy, viaProxy := newDBProxy(t, dbURL)
-	h := startHost(t, "-store", "postgres", "-postgres-url", viaProxy, "-postgres-schema", pgtest.Schema(t, dbURL, "tbhost"))
+	h, proxy := startHostBehindProxy(t, false)
 	h.awaitReady(t)
 
 	const ticks = 400
@@ -244,9 +248,7 @@ func TestDatabaseCutWhileATaskReports(t *testing.T) {
 
 	events := h.follow(t, "alice", id)
 	require.Len(t, events, 1+ticks+1, "TASK_STARTED, every tick once, TASK_COMPLETED")
-	for i, e := range events {
-		require.Equal(t, fmt.Sprint(i+1), e.EventID, "eventIds are dense from 1")
-	}
+	requireDense(t, "the history", events)
 	require.Equal(t, "TASK_COMPLETED", events[len(events)-1].Type)
 	for i, e := range events[1 : 1+ticks] {
 		require.Equal(t, "TASK_MESSAGE", e.Type)

@@ -304,9 +304,7 @@ func TestReplicasShareTasksAndSurviveAKill(t *testing.T) {
 
 	want := a.follow(t, "alice", id)
 	require.Len(t, want, 1+ticks+1, "TASK_STARTED, the ticks, TASK_COMPLETED")
-	for i, e := range want {
-		require.Equal(t, fmt.Sprint(i+1), e.EventID, "eventIds are dense from 1")
-	}
+	requireDense(t, "the stored history", want)
 	require.Equal(t, "TASK_COMPLETED", want[len(want)-1].Type)
 	for name, s := range map[string]*stream{"SSE via B": sse, "WebSocket on A": ws, "poll via B": poll} {
 		require.NoError(t, s.err, name)
@@ -364,9 +362,7 @@ func TestTasksOfADeadReplicaEndAsLost(t *testing.T) {
 
 	for name, s := range map[string]*stream{"ticking, over SSE": tickFollower, "waiting, over WebSocket": waitFollower} {
 		require.NoError(t, s.err, name)
-		for i, e := range s.events {
-			require.Equal(t, fmt.Sprint(i+1), e.EventID, "%s: eventIds are dense from 1", name)
-		}
+		requireDense(t, name, s.events)
 		last := s.events[len(s.events)-1]
 		require.Equal(t, "TASK_FAILED", last.Type, name)
 		require.JSONEq(t, `{"code":"EXECUTOR_LOST","message":"no executor runs this task any more","retryable":true}`, string(last.Payload), name)
