@@ -101,9 +101,10 @@ type shard struct {
 type entry struct {
 	refs int // guarded by the shard's mu
 
-	mu      sync.RWMutex
-	changed chan struct{} // closed and replaced at each announcement
-	cache   []*Event      // recent events with consecutive ids, oldest first
+	mu         sync.RWMutex
+	changed    chan struct{} // closed and replaced at each announcement
+	cache      []*Event      // recent events with consecutive ids, oldest first
+	cacheBytes int           // their encodings' size
 	// head is the task's newest eventId, known once a store read reached
 	// the end of the history with no announcement since; announcements
 	// move it. A reader at the head then waits without reading the store.
@@ -512,22 +513,32 @@ func (e *entry) insert(events []*Event, cfg Config) {
 			i++
 		}
 		if i < len(events) && events[i].ID == last+1 {
-			e.cache = append(e.cache, events[i:]...)
+			e.add(events[i:])
 		}
 	case n > 0 && events[0].ID == e.cache[n-1].ID+1:
-		e.cache = append(e.cache, events...)
+		e.add(events)
 	default:
-		e.cache = append(e.cache[:0:0], events...)
+		clear(e.cache)
+		e.cache, e.cacheBytes = e.cache[:0], 0
+		e.add(events)
 	}
-	// Keep the newest events that fit, at least one.
-	keep, bytes := 0, 0
-	for i := len(e.cache) - 1; i >= 0 && keep < cfg.CacheEvents; i-- {
-		if bytes += e.cache[i].size(); bytes > cfg.CacheBytes && keep > 0 {
-			break
-		}
-		keep++
+	// Evict the oldest until the rest fits, keeping at least one. The
+	// evicted slots are cleared, so their events can go, and the cache
+	// slides along its array, which append moves when it is full: each
+	// event is copied once at most, however deep the cache.
+	over := 0
+	for len(e.cache)-over > 1 && (len(e.cache)-over > cfg.CacheEvents || e.cacheBytes > cfg.CacheBytes) {
+		e.cacheBytes -= e.cache[over].size()
+		over++
 	}
-	if over := len(e.cache) - keep; over > 0 {
-		e.cache = append(e.cache[:0:0], e.cache[over:]...)
+	clear(e.cache[:over])
+	e.cache = e.cache[over:]
+}
+
+// add appends events to the cache; e.mu is held.
+func (e *entry) add(events []*Event) {
+	for _, ev := range events {
+		e.cacheBytes += ev.size()
 	}
+	e.cache = append(e.cache, events...)
 }

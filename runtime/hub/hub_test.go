@@ -404,3 +404,38 @@ func TestLargeEventsComeAFewAtATime(t *testing.T) {
 	require.Equal(t, uint64(2), events[0].ID)
 	require.Equal(t, reads+1, store.reads.Load(), "a cache of one byte keeps only the newest event: event 2 is read again")
 }
+
+// The cache keeps the newest CacheEvents events: a reader within them is
+// served from it, one behind them reads the store.
+func TestTheCacheKeepsTheNewestEvents(t *testing.T) {
+	t.Parallel()
+	store := &countingStore{Store: memory.New()}
+	h := hub.New(store, hub.Config{CacheEvents: 3})
+	done := make(chan error, 1)
+	go func() { done <- h.Run(t.Context()) }()
+	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
+	newTask(t, store.Store, "a")
+	<-h.Watching()
+	for range 5 {
+		appendMessage(t, store.Store, "a")
+	}
+	next := func(after uint64) []uint64 {
+		f := h.Follow("a", after)
+		defer f.Close()
+		events, _, err := f.Next(t.Context(), 10, 0)
+		require.NoError(t, err)
+		var ids []uint64
+		for _, e := range events {
+			ids = append(ids, e.ID)
+		}
+		return ids
+	}
+	keep := h.Follow("a", 0) // keeps the task's cache alive between the reads
+	defer keep.Close()
+	require.Equal(t, []uint64{1, 2, 3, 4, 5}, next(0))
+	reads := store.reads.Load()
+	require.Equal(t, []uint64{3, 4, 5}, next(2), "from the cache")
+	require.Equal(t, reads, store.reads.Load())
+	require.Equal(t, []uint64{2, 3, 4, 5}, next(1), "behind the cache: from the store")
+	require.Equal(t, reads+1, store.reads.Load())
+}

@@ -63,8 +63,9 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 // which must answer taskbridge.ErrTaskNotFound (wrapped) for a task that is
 // missing or not p's, and may answer taskbridge.ErrTooManyRequests for a
 // caller over its limit of streams (both close with 1008). The session runs
-// under the context of the request handed to ServeStream; ctx is not kept. *Server thus implements the
-// services' WebSocket port (services.WebSocketStreams) without importing it.
+// under the context of the request handed to ServeStream; ctx is not kept.
+// *Server thus implements the services' WebSocket port
+// (services.WebSocketStreams) without importing it.
 func (s *Server) WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error)) gen.StreamResponse {
 	return &stream{srv: s, p: p, open: open}
 }
