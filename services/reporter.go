@@ -142,14 +142,22 @@ func jitter(d time.Duration) time.Duration {
 	return d*3/4 + rand.N(d/2)
 }
 
+// fits refuses a payload of n bytes over MaxEventBytes.
+func (r *Reporter) fits(n int) error {
+	if r.maxBytes > 0 && n > r.maxBytes {
+		return &taskbridge.InvalidInputError{Field: "/", Reason: fmt.Sprintf("the payload is %d bytes, over the %d an event may carry", n, r.maxBytes)}
+	}
+	return nil
+}
+
 // encode marshals a payload and validates it against its schema.
 func (r *Reporter) encode(t taskbridge.EventType, payload any) (json.RawMessage, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return nil, &taskbridge.InvalidInputError{Field: "/", Reason: "the payload is not JSON: " + err.Error()}
 	}
-	if r.maxBytes > 0 && len(b) > r.maxBytes {
-		return nil, &taskbridge.InvalidInputError{Field: "/", Reason: fmt.Sprintf("the payload is %d bytes, over the %d an event may carry", len(b), r.maxBytes)}
+	if err := r.fits(len(b)); err != nil {
+		return nil, err
 	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -276,6 +284,9 @@ func jsonObject(field string, raw json.RawMessage) (*gen.JSONObject, error) {
 func (r *Reporter) Complete(ctx context.Context, taskID string, result json.RawMessage) error {
 	if len(result) == 0 {
 		result = json.RawMessage("null")
+	}
+	if err := r.fits(len(result)); err != nil {
+		return err // before the result is parsed, however large it is
 	}
 	if !json.Valid(result) {
 		return &taskbridge.InvalidInputError{Field: "/result", Reason: "is not JSON"}
