@@ -518,20 +518,20 @@ func (e *entry) insert(events []*Event, cfg Config) {
 	case n > 0 && events[0].ID == e.cache[n-1].ID+1:
 		e.add(events)
 	default:
-		clear(e.cache)
-		e.cache, e.cacheBytes = e.cache[:0], 0
+		e.cache, e.cacheBytes = nil, 0
 		e.add(events)
 	}
 	// Evict the oldest until the rest fits, keeping at least one. The
-	// evicted slots are cleared, so their events can go, and the cache
-	// slides along its array, which append moves when it is full: each
-	// event is copied once at most, however deep the cache.
+	// cache slides along its array, which append moves when it is full, so
+	// each event is copied once at most however deep the cache. Nothing
+	// already in the array is ever written again: readers hold slices of it
+	// outside the lock. Evicted events stay in the array until it moves, so
+	// a cache holds up to about twice its bounds.
 	over := 0
 	for len(e.cache)-over > 1 && (len(e.cache)-over > cfg.CacheEvents || e.cacheBytes > cfg.CacheBytes) {
 		e.cacheBytes -= e.cache[over].size()
 		over++
 	}
-	clear(e.cache[:over])
 	e.cache = e.cache[over:]
 }
 

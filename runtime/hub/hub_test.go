@@ -439,3 +439,51 @@ func TestTheCacheKeepsTheNewestEvents(t *testing.T) {
 	require.Equal(t, []uint64{2, 3, 4, 5}, next(1), "behind the cache: from the store")
 	require.Equal(t, reads+1, store.reads.Load())
 }
+
+// A batch Next returned stays as it was while the cache moves on: readers
+// write it out after Next has let go of the cache.
+func TestABatchOutlivesTheCacheThatServedIt(t *testing.T) {
+	t.Parallel()
+	store := memory.New()
+	h := hub.New(store, hub.Config{CacheEvents: 3})
+	done := make(chan error, 1)
+	go func() { done <- h.Run(t.Context()) }()
+	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
+	newTask(t, store, "a")
+	<-h.Watching()
+	appendMessage(t, store, "a")
+	f := h.Follow("a", 0) // reads the first event into the cache, then keeps up
+	defer f.Close()
+	_, _, err := f.Next(t.Context(), 10, 0)
+	require.NoError(t, err)
+
+	type batch struct {
+		events []*hub.Event
+		ids    []uint64 // as they were when served
+	}
+	var held []batch
+	for range 20 {
+		_, changed, err := f.Next(t.Context(), 10, 0)
+		require.NoError(t, err)
+		appendMessage(t, store, "a")
+		<-changed // the hub read it into the cache
+		_, _, err = f.Next(t.Context(), 10, 0)
+		require.NoError(t, err)
+		g := h.Follow("a", f.Cursor()-2) // served from the cache
+		events, _, err := g.Next(t.Context(), 10, 0)
+		g.Close()
+		require.NoError(t, err)
+		b := batch{events: events}
+		for _, e := range events {
+			b.ids = append(b.ids, e.ID)
+		}
+		held = append(held, b)
+	}
+	for _, b := range held {
+		require.Len(t, b.events, len(b.ids))
+		for i, e := range b.events {
+			require.NotNil(t, e, "a served event was taken back")
+			require.Equal(t, b.ids[i], e.ID, "a served event was overwritten")
+		}
+	}
+}
