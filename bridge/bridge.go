@@ -242,6 +242,7 @@ type Bridge struct {
 	executor taskbridge.TaskExecutor
 	reporter *services.Reporter
 	hub      *hub.Hub
+	sse      *sse.Server
 	ws       *ws.Server
 	api      *services.API
 	leases   *services.Leases // nil unless the local executor runs on a LeaseStore
@@ -299,6 +300,7 @@ func New(cfg Config) (*Bridge, error) {
 		return nil, err
 	}
 	b.hub = hub.New(cfg.Store, cfg.Hub)
+	b.sse = sse.New(b.hub, cfg.SSE, cfg.Logger)
 	b.ws = ws.New(b.hub, cfg.WebSocket, cfg.Logger)
 	b.api, err = services.New(services.Config{
 		Store:           cfg.Store,
@@ -315,7 +317,7 @@ func New(cfg Config) (*Bridge, error) {
 		Notifier:        b.hub,
 		MaxPollWait:     cfg.Poll.MaxWait,
 		MaxPollBytes:    cfg.Poll.MaxBytes,
-		SSE:             sse.New(b.hub, cfg.SSE, cfg.Logger),
+		SSE:             b.sse,
 		WebSocket:       b.ws,
 		Metrics:         cfg.Metrics,
 		Logger:          cfg.Logger,
@@ -532,8 +534,10 @@ func (b *Bridge) prepare(ctx context.Context) bool {
 // Shutdown stops the bridge, in this order, each step within ctx: /ready
 // answers 503 and new creates are refused (503, nothing stored), and the
 // creates in flight reach the executor; the hub closes, which ends SSE
-// responses, answers waiting polls and closes WebSockets with 1001 (going
-// away), so that clients resume elsewhere by cursor; the executor stops
+// streams, answers waiting polls and closes WebSockets with 1001 (going
+// away), so that clients resume elsewhere by cursor, and the streams are
+// waited for (past ctx, the connections of those still writing are
+// closed); the executor stops
 // (the local one fails the tasks still running with EXECUTOR_SHUTDOWN,
 // retryable); the background work stops and Run returns. Call it before
 // the HTTP server's Shutdown, which then finds no stream left to wait
@@ -544,6 +548,9 @@ func (b *Bridge) Shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("creates in flight: %w", err))
 	}
 	b.hub.Close()
+	if err := b.sse.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("SSE streams: %w", err))
+	}
 	if err := b.ws.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("WebSocket sessions: %w", err))
 	}

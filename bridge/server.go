@@ -196,8 +196,9 @@ type limitedConn struct {
 }
 
 // WriteBuffers writes bufs with one vectored system call, as net.Buffers
-// does for the connection it wraps (ws.BuffersWriter): a WebSocket batch
-// stays one system call through the wrapper.
+// does for the connection it wraps (gather.Writer): a batch of WebSocket
+// frames, or an SSE chunk and its framing, stays one system call through
+// the wrapper.
 func (c *limitedConn) WriteBuffers(bufs *net.Buffers) (int64, error) { return bufs.WriteTo(c.Conn) }
 
 // Close closes the connection and gives its place back.

@@ -13,7 +13,8 @@ import (
 // StreamResponse is a response that streams: it is served with the request at
 // hand, so that it can hijack the connection (WebSocket), set write deadlines
 // through http.ResponseController and watch the request context (SSE).
-// ServeStream returns once the stream has ended.
+// ServeStream returns once the stream has ended, or once it has taken the
+// connection over (hijacked it) to serve the stream on a goroutine of its own.
 type StreamResponse interface {
 	ServeStream(w http.ResponseWriter, r *http.Request) error
 }

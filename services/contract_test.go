@@ -386,13 +386,14 @@ func TestStreamsPerSubjectAreLimited(t *testing.T) {
 // heldStreams serves SSE responses that stay open until their client goes.
 type heldStreams struct{}
 
-func (heldStreams) SSE(context.Context, taskbridge.Principal, taskbridge.Task, uint64) gen.StreamResponse {
-	return heldStream{}
+func (heldStreams) SSE(_ context.Context, _ taskbridge.Principal, _ taskbridge.Task, _ uint64, done func()) gen.StreamResponse {
+	return heldStream{done}
 }
 
-type heldStream struct{}
+type heldStream struct{ done func() }
 
-func (heldStream) ServeStream(w http.ResponseWriter, r *http.Request) error {
+func (s heldStream) ServeStream(w http.ResponseWriter, r *http.Request) error {
+	defer s.done()
 	w.WriteHeader(http.StatusOK)
 	_ = http.NewResponseController(w).Flush()
 	<-r.Context().Done()

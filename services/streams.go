@@ -13,8 +13,10 @@ import (
 // this package.
 type SSEStreams interface {
 	// SSE returns the response that streams the caller p's task (as it was
-	// when the stream was asked for) strictly after the cursor.
-	SSE(ctx context.Context, p taskbridge.Principal, task taskbridge.Task, after uint64) gen.StreamResponse
+	// when the stream was asked for) strictly after the cursor, and calls
+	// done once when the stream has ended, which may be after ServeStream
+	// returned (a runtime may take the connection over).
+	SSE(ctx context.Context, p taskbridge.Principal, task taskbridge.Task, after uint64, done func()) gen.StreamResponse
 }
 
 // WebSocketStreams serves WebSocket sessions; the runtime implements it.
@@ -60,7 +62,7 @@ func (a *API) StreamTaskEvents(ctx context.Context, req gen.StreamTaskEventsRequ
 	if err != nil {
 		return nil, err
 	}
-	return gen.StreamTaskEventsStream{StreamResponse: releasing{a.cfg.SSE.SSE(ctx, p, t, after), release}}, nil
+	return gen.StreamTaskEventsStream{StreamResponse: a.cfg.SSE.SSE(ctx, p, t, after, release)}, nil
 }
 
 // ConnectTaskStream hands the WebSocket upgrade to the runtime with the

@@ -11,9 +11,21 @@
 // out without an "id:" line, so clients use them for liveness and never as a
 // cursor. The response ends after the terminal event.
 //
+// # Connection
+//
+// Over HTTP/1.1 a stream takes its connection over (hijacks it) and is
+// served by a goroutine of its own, so that neither the request's
+// goroutine, grown deep by the middleware it went through, nor the HTTP
+// server's buffers stay with an idle stream: it holds its follower, a
+// small goroutine that waits for the client to hang up, and its socket.
+// The response is then chunked, carries the headers set before the stream
+// (CORS, say) and closes its connection after it. Over HTTP/2, which cannot
+// be hijacked, the stream is served on its request. Server.Shutdown waits
+// for the streams it took connections for.
+//
 // # Lifetime
 //
-// A stream ends when its request ends, its task ends, a client stops
+// A stream ends when its client hangs up, its task ends, a client stops
 // reading (a write makes no progress for WriteTimeout: a large frame goes
 // out in pieces, each with its own deadline, so a slow reader that keeps
 // reading is never cut), or the hub closes (the host shuts down): clients
@@ -29,6 +41,7 @@
 package sse
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -44,6 +57,7 @@ import (
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/runtime/gather"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
@@ -100,6 +114,11 @@ type Server struct {
 	hub      *hub.Hub
 	settings Settings
 	log      *slog.Logger
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{} // guarded by mu: the connections taken over
+	closed bool                  // guarded by mu; set by Shutdown
+	wg     sync.WaitGroup        // one per connection taken over
 }
 
 // New returns a Server; a nil logger discards.
@@ -109,14 +128,18 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 	}
 	s = s.withDefaults()
 	s.Diagnostics = diag.Sink(s.Diagnostics, logger)
-	return &Server{hub: h, settings: s, log: logger}
+	return &Server{hub: h, settings: s, log: logger, conns: map[net.Conn]struct{}{}}
 }
 
 // SSE returns the stream of the task's events strictly after the cursor,
 // for the caller p. The task was checked by the caller (ownership, cursor,
-// 204 after the end).
-func (s *Server) SSE(_ context.Context, p taskbridge.Principal, task taskbridge.Task, after uint64) gen.StreamResponse {
-	return &stream{server: s, subject: p.Subject, taskID: task.ID, after: after}
+// 204 after the end). done, when not nil, is called once the stream has
+// ended, which may be after ServeStream has returned (see the package doc).
+func (s *Server) SSE(_ context.Context, p taskbridge.Principal, task taskbridge.Task, after uint64, done func()) gen.StreamResponse {
+	if done == nil {
+		done = func() {}
+	}
+	return &stream{server: s, subject: p.Subject, taskID: task.ID, after: after, done: done}
 }
 
 type stream struct {
@@ -124,18 +147,144 @@ type stream struct {
 	subject string
 	taskID  string
 	after   uint64
+	done    func()
 }
 
-// ServeStream writes the stream until it ends; see the package doc.
+// ServeStream writes the stream, or hands it to a goroutine of its own
+// with the connection; see the package doc.
 func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
-	s := st.server
-	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
+	if conn, head := takeOver(w, r); conn != nil {
+		st.server.detach(context.WithoutCancel(r.Context()), st, conn, head)
+		return nil
+	}
+	defer st.done()
 	w.WriteHeader(http.StatusOK)
+	st.run(r.Context(), newResponseWriter(w, st.server.settings.WriteTimeout))
+	return nil
+}
 
+// takeOver hijacks an HTTP/1.1 request's connection and returns it with
+// the head of the response, which says that the body is chunked and that
+// the connection closes after it. It returns nil for any other request
+// (HTTP/2 cannot be hijacked), and when the connection cannot be taken.
+func takeOver(w http.ResponseWriter, r *http.Request) (net.Conn, []byte) {
+	if r.ProtoMajor != 1 || r.ProtoMinor != 1 {
+		return nil, nil
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil
+	}
+	// The request is a GET without a body; anything the client sent after
+	// it is never read, since the connection closes after the stream.
+	h := w.Header().Clone()
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	h.Set("Transfer-Encoding", "chunked")
+	h.Set("Connection", "close")
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.Write(&head) // a bytes.Buffer does not fail
+	head.WriteString("\r\n")
+	return conn, head.Bytes()
+}
+
+// detach serves the stream on a goroutine of its own, which owns conn, so
+// that the request's goroutine and the HTTP server's buffers go: an idle
+// stream then holds little more than its socket. A second goroutine waits
+// for the client to hang up. Shutdown waits for both.
+func (s *Server) detach(ctx context.Context, st *stream, conn net.Conn, head []byte) {
+	if !s.register(conn) {
+		_ = conn.Close() // shut down: the client resumes elsewhere
+		st.done()
+		return
+	}
+	go func() {
+		defer s.unregister(conn)
+		defer st.done()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		hungUp := make(chan struct{})
+		go func() {
+			defer close(hungUp)
+			awaitHangUp(conn)
+			cancel()
+		}()
+		out := newChunkedWriter(conn, s.settings.WriteTimeout)
+		if out.raw(head) == nil {
+			st.run(ctx, out)
+			out.end()
+		}
+		_ = conn.Close()
+		<-hungUp
+	}()
+}
+
+// awaitHangUp reads from conn until it fails: the client hung up, or the
+// stream closed the connection. Whatever the client sends is discarded.
+func awaitHangUp(conn net.Conn) {
+	var buf [64]byte
+	for {
+		if _, err := conn.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+func (s *Server) register(conn net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[conn] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) unregister(conn net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, conn)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown waits until the streams it took the connections of have ended,
+// or until ctx ends: then it closes their connections at once and returns
+// ctx's error. The streams end when the hub closes, so a host closes the
+// hub first. A request that arrives afterwards has its connection closed
+// at once. Streams served on their request's goroutine (HTTP/2) are the
+// HTTP server's to wait for. Shutdown is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		// Ends with the last stream, which the forced close below bounds.
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for conn := range s.conns {
+			_ = conn.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// run follows the task and writes its stream until it ends, telling the
+// diagnostics when it opens and why it closed.
+func (st *stream) run(ctx context.Context, out *writer) {
+	s := st.server
 	f := s.hub.Follow(st.taskID, st.after)
 	defer f.Close()
 	e := taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: diag.NextID(), TaskID: st.taskID, Subject: st.subject, Cursor: st.after}
@@ -145,8 +294,7 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 		e.Kind, e.Duration = taskbridge.StreamClosed, time.Since(start)
 		s.settings.Diagnostics.StreamEvent(e)
 	}()
-	e.Reason, e.Err = st.serve(r.Context(), f, newWriter(w, rc, s.settings.WriteTimeout), &e)
-	return nil
+	e.Reason, e.Err = st.serve(ctx, f, out, &e)
 }
 
 // serve writes the stream until it ends, counting into e the events it
@@ -211,12 +359,18 @@ func writeFailed(err error) (taskbridge.StreamReason, error) {
 
 // writer writes and flushes, with a write deadline that moves on with
 // every piece written (set lazily), so that only a client that stops
-// reading is cut.
+// reading is cut. It writes to the response, or, chunked, to a connection
+// taken over.
 type writer struct {
 	w        io.Writer
-	rc       *http.ResponseController
+	flusher  *http.ResponseController // nil for a connection taken over
+	conn     net.Conn                 // the connection taken over; nil for a response
 	timeout  time.Duration
 	deadline deadline.Lazy
+	err      error // the first write that failed
+
+	size  [16]byte    // a chunk's size line
+	chunk net.Buffers // a chunk: its size line, its data, CRLF
 }
 
 // Gathering: frames smaller than gatherLimit are copied into a pooled
@@ -229,14 +383,21 @@ const (
 
 var gatherPool = sync.Pool{New: func() any { b := make([]byte, 0, 4*gatherLimit); return &b }}
 
-func newWriter(w io.Writer, rc *http.ResponseController, timeout time.Duration) *writer {
+// newResponseWriter writes to the response of the request at hand.
+func newResponseWriter(w http.ResponseWriter, timeout time.Duration) *writer {
+	rc := http.NewResponseController(w)
 	setDeadline := func(t time.Time) error {
 		if err := rc.SetWriteDeadline(t); !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
 		return nil // a writer without deadlines writes without them
 	}
-	return &writer{w: w, rc: rc, timeout: timeout, deadline: deadline.Lazy{Slack: timeout / 2, Set: setDeadline}}
+	return &writer{w: w, flusher: rc, timeout: timeout, deadline: deadline.Lazy{Slack: timeout / 2, Set: setDeadline}}
+}
+
+// newChunkedWriter writes the body of a response in chunks to conn.
+func newChunkedWriter(conn net.Conn, timeout time.Duration) *writer {
+	return &writer{w: conn, conn: conn, timeout: timeout, deadline: deadline.Lazy{Slack: timeout / 2, Set: conn.SetWriteDeadline}}
 }
 
 // write writes b and flushes.
@@ -249,24 +410,56 @@ func (o *writer) write(b []byte) error {
 
 // put writes b in pieces, each under a deadline of its own.
 func (o *writer) put(b []byte) error {
-	for len(b) > 0 {
+	for len(b) > 0 && o.err == nil {
 		n := min(len(b), writePiece)
-		if err := o.deadline.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil {
-			return err
+		if o.err = o.deadline.SetWriteDeadline(time.Now().Add(o.timeout)); o.err != nil {
+			break
 		}
-		if _, err := o.w.Write(b[:n]); err != nil {
-			return err
+		if o.conn != nil {
+			o.err = o.writeChunk(b[:n])
+		} else {
+			_, o.err = o.w.Write(b[:n])
 		}
 		b = b[n:]
 	}
-	return nil
+	return o.err
+}
+
+var crlf = []byte("\r\n")
+
+// writeChunk writes b as one chunk, with one system call.
+func (o *writer) writeChunk(b []byte) error {
+	size := append(strconv.AppendInt(o.size[:0], int64(len(b)), 16), crlf...)
+	o.chunk = append(o.chunk[:0], size, b, crlf)
+	err := gather.Write(o.conn, o.chunk)
+	clear(o.chunk[:3]) // the data is not held between writes
+	return err
 }
 
 func (o *writer) flush() error {
-	if err := o.deadline.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil {
-		return err
+	if o.flusher == nil || o.err != nil {
+		return o.err
 	}
-	return o.rc.Flush()
+	if o.err = o.deadline.SetWriteDeadline(time.Now().Add(o.timeout)); o.err == nil {
+		o.err = o.flusher.Flush()
+	}
+	return o.err
+}
+
+// end ends a chunked body, unless a write failed.
+func (o *writer) end() {
+	_ = o.raw([]byte("0\r\n\r\n"))
+}
+
+// raw writes b as it is to the connection taken over.
+func (o *writer) raw(b []byte) error {
+	if o.err == nil {
+		o.err = o.deadline.SetWriteDeadline(time.Now().Add(o.timeout))
+	}
+	if o.err == nil {
+		_, o.err = o.conn.Write(b)
+	}
+	return o.err
 }
 
 // writeEvents writes a batch of frames and flushes once.

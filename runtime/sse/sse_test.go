@@ -24,32 +24,45 @@ import (
 )
 
 type fixture struct {
-	store *memory.Store
-	hub   *hub.Hub
-	url   string
-	ended chan string // task ids whose stream handler returned
-	diag  *diag.Recorder
+	store  *memory.Store
+	hub    *hub.Hub
+	server *sse.Server
+	url    string
+	client *http.Client
+	ended  chan string // task ids whose stream ended
+	diag   *diag.Recorder
 }
 
-func newFixture(t *testing.T, s sse.Settings) *fixture {
+// newFixture serves streams over HTTP/1.1, or with http2 over HTTP/2 (and
+// TLS). Its handler sets a header before the stream, as a CORS middleware
+// would.
+func newFixture(t *testing.T, s sse.Settings, http2 ...bool) *fixture {
 	t.Helper()
 	f := &fixture{store: memory.New(), ended: make(chan string, 1024), diag: diag.NewRecorder(1024)}
 	f.hub = hub.New(f.store, hub.Config{})
 	done := make(chan error, 1)
 	go func() { done <- f.hub.Run(context.Background()) }()
 	s.Diagnostics = f.diag
-	server := sse.New(f.hub, s, nil)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.server = sse.New(f.hub, s, nil)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 		id := r.URL.Query().Get("task")
 		caller := taskbridge.Principal{Subject: "o"}
-		_ = server.SSE(r.Context(), caller, taskbridge.Task{NewTask: taskbridge.NewTask{ID: id}}, after).ServeStream(w, r)
-		f.ended <- id
+		ended := func() { f.ended <- id }
+		w.Header().Set("Access-Control-Allow-Origin", "https://app.example")
+		_ = f.server.SSE(r.Context(), caller, taskbridge.Task{NewTask: taskbridge.NewTask{ID: id}}, after, ended).ServeStream(w, r)
 	}))
-	f.url = srv.URL
+	if len(http2) > 0 && http2[0] {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	f.url, f.client = srv.URL, srv.Client()
 	t.Cleanup(func() {
 		f.hub.Close()
 		require.NoError(t, <-done)
+		require.NoError(t, f.server.Shutdown(context.Background()))
 		srv.Close()
 	})
 	return f
@@ -89,7 +102,7 @@ func (f *fixture) open(t *testing.T, task string, after uint64) (*http.Response,
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("%s/?task=%s&after=%d", f.url, task, after), nil)
 	require.NoError(t, err)
-	res, err := http.DefaultClient.Do(req)
+	res, err := f.client.Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { res.Body.Close() })
 	sc := bufio.NewScanner(res.Body)
@@ -136,6 +149,10 @@ func TestFramingReplayLiveAndEnd(t *testing.T) {
 	require.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
 	require.Equal(t, "no-cache, no-transform", res.Header.Get("Cache-Control"))
 	require.Equal(t, "no", res.Header.Get("X-Accel-Buffering"))
+	require.Equal(t, "https://app.example", res.Header.Get("Access-Control-Allow-Origin"), "headers set before the stream are kept")
+	require.Equal(t, []string{"chunked"}, res.TransferEncoding)
+	require.True(t, res.Close, "the stream's connection closes after it")
+	require.NotEmpty(t, res.Header.Get("Date"))
 
 	fr, ok := next()
 	require.True(t, ok)
@@ -170,6 +187,32 @@ func TestFramingReplayLiveAndEnd(t *testing.T) {
 	opened := f.diag.Opened()
 	require.Len(t, opened, 1)
 	require.Equal(t, taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: closed.ConnID, TaskID: task, Subject: "o", Cursor: 1}, opened[0])
+}
+
+// TestAStreamOverHTTP2IsServedOnItsRequest: an HTTP/2 stream cannot take
+// its connection over, and is served as a response of its own.
+func TestAStreamOverHTTP2IsServedOnItsRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sse.Settings{}, true)
+	task := f.task(t)
+	f.message(t, task, "one")
+	res, next := f.open(t, task, 0)
+	require.Equal(t, 2, res.ProtoMajor)
+	require.Equal(t, "https://app.example", res.Header.Get("Access-Control-Allow-Origin"))
+	fr, ok := next()
+	require.True(t, ok)
+	require.Equal(t, "3000", fr.retry)
+	fr, ok = next()
+	require.True(t, ok)
+	require.Equal(t, "1", fr.id)
+	f.complete(t, task)
+	fr, ok = next()
+	require.True(t, ok)
+	require.Equal(t, "2", fr.id)
+	_, ok = next()
+	require.False(t, ok, "the response ends after the terminal event")
+	require.Equal(t, task, <-f.ended)
+	require.Equal(t, taskbridge.StreamEnded, f.diag.Closed().Reason)
 }
 
 func TestAClientThatLeavesEndsItsStream(t *testing.T) {
@@ -215,6 +258,32 @@ func TestHubCloseEndsStreams(t *testing.T) {
 	_, ok := next()
 	require.False(t, ok, "the stream ends when the hub shuts down")
 	require.Equal(t, taskbridge.StreamShutdown, f.diag.Closed().Reason)
+	require.NoError(t, f.server.Shutdown(t.Context()), "Shutdown finds the stream ended")
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.url+"/?task="+task, nil)
+	require.NoError(t, err)
+	res, err := f.client.Do(req)
+	if err == nil {
+		res.Body.Close()
+	}
+	require.Error(t, err, "after Shutdown a stream's connection is closed at once")
+}
+
+// TestShutdownClosesTheStreamsThatOutlastIt: a stream whose hub stays open
+// does not end by itself; Shutdown closes its connection when its context
+// ends, and the stream ends.
+func TestShutdownClosesTheStreamsThatOutlastIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sse.Settings{})
+	task := f.task(t)
+	_, next := f.open(t, task, 0)
+	next() // retry
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, f.server.Shutdown(ctx), context.DeadlineExceeded)
+	require.Equal(t, task, <-f.ended)
+	_, ok := next()
+	require.False(t, ok)
 }
 
 // TestAClientThatStopsReadingIsCut fills the socket of a client that never
@@ -328,7 +397,7 @@ func BenchmarkStream(b *testing.B) {
 	for b.Loop() {
 		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
 		rec := httptest.NewRecorder()
-		if err := server.SSE(ctx, taskbridge.Principal{Subject: "o"}, task, 0).ServeStream(rec, req); err != nil {
+		if err := server.SSE(ctx, taskbridge.Principal{Subject: "o"}, task, 0, nil).ServeStream(rec, req); err != nil {
 			b.Fatal(err)
 		}
 	}

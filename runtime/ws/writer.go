@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/taskbridge-go/taskbridge/runtime/gather"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
 )
 
@@ -171,49 +172,12 @@ func (c *corkConn) uncork() error {
 	return c.flushLocked()
 }
 
-// BuffersWriter is a connection that writes several buffers with one
-// system call, as a *net.TCPConn does through net.Buffers. A wrapper of a
-// connection (a listener's that counts connections, say) implements it to
-// keep that ability, which net.Buffers cannot see through a wrapper; the
-// WebSocket writer writes a batch of frames with one call to it.
-type BuffersWriter interface {
-	WriteBuffers(bufs *net.Buffers) (int64, error)
-}
-
-// writeGathered writes bufs with one vectored write where the connection
-// can make one, and else copies them into one buffer and writes that: one
-// system call either way.
-func writeGathered(conn net.Conn, bufs net.Buffers) error {
-	switch c := conn.(type) {
-	case BuffersWriter:
-		_, err := c.WriteBuffers(&bufs)
-		return err
-	case *net.TCPConn, *net.UnixConn:
-		_, err := bufs.WriteTo(c)
-		return err
-	}
-	joined := joinPool.Get().(*[]byte)
-	defer func() {
-		if cap(*joined) <= 4*flushAt {
-			*joined = (*joined)[:0]
-			joinPool.Put(joined)
-		}
-	}()
-	for _, b := range bufs {
-		*joined = append(*joined, b...)
-	}
-	_, err := conn.Write(*joined)
-	return err
-}
-
-var joinPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*flushAt); return &b }}
-
 // flushLocked writes what is pending with one write and forgets it: the
 // references go, and the arena is kept for the next batch unless it grew
 // large.
 func (c *corkConn) flushLocked() error {
 	if len(c.pending) > 0 && c.err == nil {
-		c.err = writeGathered(c.Conn, c.pending)
+		c.err = gather.Write(c.Conn, c.pending)
 	}
 	clear(c.pending)
 	c.pending, c.size, c.tail = c.pending[:0], 0, -1
