@@ -125,16 +125,3 @@ func tooMany(retryAfter time.Duration, message, limit string, value any) *Error 
 	e.RetryAfter, e.Err = retryAfter, taskbridge.ErrTooManyRequests
 	return e
 }
-
-// releasing is a stream response that releases its place in the limits
-// once it has been served.
-type releasing struct {
-	gen.StreamResponse
-	release func()
-}
-
-// ServeStream serves the stream, then releases it.
-func (r releasing) ServeStream(w http.ResponseWriter, req *http.Request) error {
-	defer r.release()
-	return r.StreamResponse.ServeStream(w, req)
-}

@@ -24,8 +24,9 @@ type WebSocketStreams interface {
 	// WebSocket returns the response that upgrades the request and serves
 	// the caller's subscriptions, checking each subscribed task with open,
 	// which answers taskbridge.ErrTaskNotFound (wrapped) for a task that is
-	// missing or not the caller's.
-	WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error)) gen.StreamResponse
+	// missing or not the caller's, and calls done once when the session
+	// has ended (after ServeStream returned, or within it).
+	WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error), done func()) gen.StreamResponse
 }
 
 func noStreams(transport string) *Error {
@@ -91,6 +92,6 @@ func (a *API) ConnectTaskStream(ctx context.Context, _ gen.ConnectTaskStreamRequ
 		release = r
 		return t, nil
 	}
-	stream := a.cfg.WebSocket.WebSocket(ctx, p, open)
-	return gen.ConnectTaskStreamStream{StreamResponse: releasing{stream, func() { release() }}}, nil
+	stream := a.cfg.WebSocket.WebSocket(ctx, p, open, func() { release() })
+	return gen.ConnectTaskStreamStream{StreamResponse: stream}, nil
 }

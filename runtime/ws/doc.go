@@ -61,11 +61,14 @@
 // # Concurrency
 //
 // Server's methods are safe for concurrent use. A session runs three
-// goroutines: the control loop on the goroutine that called ServeStream (a
-// select loop over the hub's wake-up channel, the heartbeat timer, the
-// reader, the writer, the request's context and the hub's shutdown), a
-// reader and a writer. The control loop decides how the connection ends,
-// hands the close to the writer, waits for the peer's close frame (at most
-// WriteTimeout), closes the connection and waits for both helpers, so
-// ServeStream returns only after every goroutine of its session has ended.
+// goroutines of its own, started by ServeStream, which returns after the
+// upgrade so that the request's goroutine, grown deep by the middleware it
+// went through, and the HTTP server's buffers do not stay with an idle
+// connection: the control loop (a select loop over the hub's wake-up
+// channel, the heartbeat timer, the reader, the writer, the cancellation
+// by Shutdown and the hub's shutdown), a reader and a writer. The control
+// loop decides how the connection ends, hands the close to the writer,
+// waits for the peer's close frame (at most WriteTimeout), closes the
+// connection and waits for both helpers; then the session calls its done
+// callback and Shutdown stops waiting for it.
 package ws

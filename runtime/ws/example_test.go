@@ -32,7 +32,7 @@ func Example() {
 	// The host's handler; the services would check the caller's ownership.
 	open := func(ctx context.Context, taskID string) (taskbridge.Task, error) { return store.GetTask(ctx, taskID) }
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = srv.WebSocket(r.Context(), taskbridge.Principal{Subject: "alice"}, open).ServeStream(w, r)
+		_ = srv.WebSocket(r.Context(), taskbridge.Principal{Subject: "alice"}, open, nil).ServeStream(w, r)
 	}))
 	defer ts.Close()
 

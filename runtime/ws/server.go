@@ -35,6 +35,11 @@ type Server struct {
 // of one message, so an idle connection holds none.
 var writeBuffers sync.Pool
 
+// readBufferSize is the read buffer of a connection. A client sends small
+// frames (a subscribe, a ping), so the HTTP server's 4 KiB reader is not
+// kept: a longer frame takes a few reads.
+const readBufferSize = 512
+
 // New returns a Server that follows tasks through h. Zero fields of s take
 // their defaults; a nil logger discards its output. The hub must be running
 // (h.Run) for live events to arrive; when it closes, every session closes
@@ -52,6 +57,7 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.WriteTimeout,
 			CheckOrigin:      cfg.CheckOrigin,
+			ReadBufferSize:   readBufferSize,
 			WriteBufferPool:  &writeBuffers,
 		},
 		sessions: map[*session]struct{}{},
@@ -62,12 +68,16 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 // subscription for the caller p: it checks the subscribed task with open,
 // which must answer taskbridge.ErrTaskNotFound (wrapped) for a task that is
 // missing or not p's, and may answer taskbridge.ErrTooManyRequests for a
-// caller over its limit of streams (both close with 1008). The session runs
-// under the context of the request handed to ServeStream; ctx is not kept.
-// *Server thus implements the services' WebSocket port
-// (services.WebSocketStreams) without importing it.
-func (s *Server) WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error)) gen.StreamResponse {
-	return &stream{srv: s, p: p, open: open}
+// caller over its limit of streams (both close with 1008). done, when not
+// nil, is called once the session has ended, after ServeStream returned
+// (see the package doc). ctx is not kept. *Server thus implements the
+// services' WebSocket port (services.WebSocketStreams) without importing
+// it.
+func (s *Server) WebSocket(ctx context.Context, p taskbridge.Principal, open func(ctx context.Context, taskID string) (taskbridge.Task, error), done func()) gen.StreamResponse {
+	if done == nil {
+		done = func() {}
+	}
+	return &stream{srv: s, p: p, open: open, done: done}
 }
 
 // stream is the gen.StreamResponse of one WebSocket request.
@@ -75,31 +85,39 @@ type stream struct {
 	srv  *Server
 	p    taskbridge.Principal
 	open func(ctx context.Context, taskID string) (taskbridge.Task, error)
+	done func()
 }
 
-// ServeStream upgrades the request and serves the session; it returns once
-// the session and every goroutine it started have ended. It returns an error
-// only when the upgrade fails, after the WebSocket library has answered the
-// request with an HTTP error; how the session ended is logged, not returned,
-// since the connection no longer speaks HTTP.
+// ServeStream upgrades the request and hands the session to a goroutine of
+// its own, so that the request's goroutine and the HTTP server's buffers
+// go. It returns an error only when the upgrade fails, after the WebSocket
+// library has answered the request with an HTTP error; how the session
+// ended is told to the diagnostics, not returned, since the connection no
+// longer speaks HTTP. The session keeps the request context's values, not
+// its cancellation.
 func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 	s := st.srv
 	hj := &hijacker{ResponseWriter: w, timeout: s.cfg.WriteTimeout}
 	conn, err := s.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
+		st.done()
 		return fmt.Errorf("ws: upgrade: %w", err)
 	}
-	ss := s.newSession(r.Context(), conn, hj.conn, st.p, st.open)
+	ss := s.newSession(context.WithoutCancel(r.Context()), conn, hj.conn, st.p, st.open)
 	if !s.register(ss) {
 		// Shut down: tell the client to resume elsewhere.
 		msg := websocket.FormatCloseMessage(gen.CloseGoingAway, reasonShutdown)
 		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.cfg.WriteTimeout))
 		_ = conn.Close()
 		ss.cancel(nil)
+		st.done()
 		return nil
 	}
-	defer s.unregister(ss)
-	ss.run()
+	go func() {
+		defer s.unregister(ss)
+		defer st.done()
+		ss.run()
+	}()
 	return nil
 }
 

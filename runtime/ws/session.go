@@ -22,7 +22,7 @@ import (
 
 // session is one WebSocket connection. Its goroutines:
 //
-//   - the control loop (run, on the ServeStream goroutine) owns the
+//   - the control loop (run, on a goroutine ServeStream starts) owns the
 //     subscription and the follower, decides every frame and how the
 //     connection ends, and waits for the other two before it returns;
 //   - the reader (read) reads frames, answers pings and moves the read

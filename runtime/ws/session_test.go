@@ -449,10 +449,10 @@ func TestBadUpgradeRequest(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, 400, resp.StatusCode)
+	require.Error(t, <-e.served, "ServeStream tells the upgrade failed")
 	select {
-	case err := <-e.ended:
-		require.Error(t, err)
+	case <-e.ended:
 	case <-time.After(guard):
-		t.Fatal("ServeStream did not return")
+		t.Fatal("done was not called")
 	}
 }
