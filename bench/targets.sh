@@ -76,12 +76,14 @@ run() {
       load "bare/$t" $B "$bare" -transport $t -subscribers 5000 -rate 1000 -duration 10s -timeout 2m
       load "host/$t" $H "$host" -transport $t -subscribers 5000 -rate 1000 -duration 10s -timeout 2m
     done ;;
-  idle5000) # memory per idle subscriber
+  idle5000) # memory per idle subscriber, each transport on a host of its own
     for t in sse ws; do
+      fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 5000 -idle -hold 10s
     done ;;
-  idle10000) # 10,000 idle subscribers held
+  idle10000) # 10,000 idle subscribers held, each transport on a host of its own
     for t in sse ws; do
+      fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 10000 -idle -hold 30s -timeout 2m
     done ;;
   *) echo "unknown scenario $1"; exit 2 ;;

@@ -44,7 +44,7 @@ type session struct {
 	cancel context.CancelCauseFunc
 
 	// Control loop -> writer.
-	queue   chan []byte   // text frames to write, bounded by SendBuffer
+	queue   *sendQueue    // text frames to write, bounded by SendBuffer
 	queued  atomic.Int64  // the bytes of the frames in queue, bounded by SendBufferBytes
 	closing chan closeReq // the one close request
 	// Writer -> control loop.
@@ -82,7 +82,7 @@ func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *cor
 	return &session{
 		srv: s, cfg: s.cfg, log: s.log, p: p, open: open, conn: conn, cork: cork,
 		ctx: ctx, cancel: cancel, connID: diag.NextID(), started: time.Now(),
-		queue:      make(chan []byte, s.cfg.SendBuffer),
+		queue:      newSendQueue(),
 		closing:    make(chan closeReq, 1),
 		room:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
@@ -95,7 +95,7 @@ func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *cor
 // enqueue hands the writer a frame; the caller knows the queue has room.
 func (ss *session) enqueue(frame []byte) {
 	ss.queued.Add(int64(len(frame)))
-	ss.queue <- frame
+	ss.queue.push(frame)
 }
 
 // run serves the session and returns when its goroutines have ended.
@@ -365,7 +365,7 @@ func (ss *session) follow(sub subscription) closeReq {
 	hubDone := ss.srv.hub.Done()
 	for {
 		var wait, room <-chan struct{}
-		free, freeBytes := cap(ss.queue)-len(ss.queue), ss.cfg.SendBufferBytes-int(ss.queued.Load())
+		free, freeBytes := ss.cfg.SendBuffer-ss.queue.len(), ss.cfg.SendBufferBytes-int(ss.queued.Load())
 		if free == 0 || freeBytes <= 0 {
 			room = ss.room
 		} else {
@@ -374,8 +374,7 @@ func (ss *session) follow(sub subscription) closeReq {
 				return ss.failed(err)
 			}
 			for _, ev := range events {
-				// Never blocks: only this loop sends, and there was room.
-				ss.enqueue(ev.JSON)
+				ss.enqueue(ev.JSON) // there was room: only this loop adds frames
 				ss.events, ss.cursor = ss.events+1, ev.ID
 				if ev.Type.IsTerminal() {
 					return ended()
@@ -391,13 +390,11 @@ func (ss *session) follow(sub subscription) closeReq {
 		case <-wait:
 		case <-room:
 		case <-hb.C:
-			select {
-			case ss.queue <- heartbeat:
-				ss.queued.Add(int64(len(heartbeat)))
-			default:
+			if ss.queue.len() >= ss.cfg.SendBuffer {
 				// The writer took nothing for a whole heartbeat interval.
 				return closeReq{cut: true, reason: "send queue full"}
 			}
+			ss.enqueue(heartbeat)
 			hb.Reset(ss.cfg.HeartbeatInterval)
 		case m := <-ss.incoming:
 			if _, c, ok := decode(m, ss.cfg.ReadLimit); !ok {

@@ -221,33 +221,40 @@ type closeReq struct {
 	cut bool
 }
 
-// write is the connection's only writer of data frames: it takes frames
-// from the queue, several per wake-up under one flush, pings the peer, and
-// finally writes the close frame the session asks for. It ends after the
-// close request or at the first failed write.
+// write is the connection's only writer of data frames: it takes every
+// frame queued at each wake-up and writes them under one flush, pings the
+// peer, and finally writes the close frame the session asks for. It ends
+// after the close request or at the first failed write. When a whole ping
+// interval passed without a frame, it lets the queue drop its arrays.
 func (ss *session) write() {
 	defer close(ss.writerDone)
 	ping := time.NewTicker(ss.cfg.PingInterval)
 	defer ping.Stop()
+	wrote := false // since the last ping
 	for {
 		select {
-		case frame := <-ss.queue:
-			if err := ss.writeBatch(frame); err != nil {
+		case <-ss.queue.ready:
+			if err := ss.writeBatch(); err != nil {
 				ss.writeErr = err
 				return
 			}
+			wrote = true
 			// Let every other connection write before this one writes
 			// again: under load, a writer that went straight back for more
 			// would keep finding some while those behind it wait.
 			runtime.Gosched()
 		case <-ping.C:
+			if !wrote {
+				ss.queue.release()
+			}
+			wrote = false
 			if err := ss.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
 				ss.writeErr = err
 				return
 			}
 		case c := <-ss.closing:
 			if c.drain {
-				if err := ss.drain(); err != nil {
+				if err := ss.writeBatch(); err != nil {
 					ss.writeErr = err
 					return
 				}
@@ -265,20 +272,25 @@ func (ss *session) write() {
 	}
 }
 
-// writeBatch writes first and then whatever else is queued, up to one
-// queue's worth, and flushes them together; then it tells the session there
-// is room.
-func (ss *session) writeBatch(first []byte) error {
+// writeBatch writes every frame queued and flushes them together; then it
+// tells the session there is room.
+func (ss *session) writeBatch() error {
+	batch := ss.queue.take()
+	if len(batch) == 0 {
+		return nil
+	}
+	defer ss.queue.done(batch)
 	// One deadline for the batch: it is written when uncorked, or in
 	// pieces that move it on.
 	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
 		return err
 	}
 	ss.cork.cork()
-	err := ss.writeFrame(first)
-	for n := 1; err == nil && n < cap(ss.queue) && len(ss.queue) > 0; n++ {
-		// Only the writer takes from the queue, so a frame is there.
-		err = ss.writeFrame(<-ss.queue)
+	var err error
+	for _, frame := range batch {
+		if err = ss.writeFrame(frame); err != nil {
+			break
+		}
 	}
 	if ferr := ss.cork.uncork(); err == nil {
 		err = ferr
@@ -288,16 +300,6 @@ func (ss *session) writeBatch(first []byte) error {
 	default:
 	}
 	return err
-}
-
-// drain writes every queued frame.
-func (ss *session) drain() error {
-	for len(ss.queue) > 0 {
-		if err := ss.writeBatch(<-ss.queue); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // writeFrame writes one text message. The frame is built here rather than
