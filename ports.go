@@ -284,14 +284,3 @@ type ReadinessProbe interface {
 	// ctx ends: /ready waits for every probe.
 	Check(ctx context.Context) error
 }
-
-// Metrics receives counts of what the services do. Implementations must be
-// safe for concurrent use and must not block.
-type Metrics interface {
-	// TaskCreated counts a create; deduplicated when it found an earlier task.
-	TaskCreated(taskType string, deduplicated bool)
-	// EventAppended counts an appended event.
-	EventAppended(t EventType)
-	// RequestFailed counts a request answered with an error code.
-	RequestFailed(operation, code string)
-}

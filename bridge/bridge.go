@@ -62,7 +62,10 @@ type Config struct {
 	// reaches a reader. 0 is DefaultMaxEventBytes (1 MiB); negative is no
 	// bound.
 	MaxEventBytes int
-	// Metrics counts what happens; nil counts nothing.
+	// Metrics counts what happens (package prommetrics exports it to
+	// Prometheus): it hears the services, the store's appends and reads,
+	// the hub, the executor when it is the local one, the background work
+	// and the life of every stream. nil counts nothing.
 	Metrics taskbridge.Metrics
 	// Diagnostics hears every stream open and close (transport, cursor,
 	// reason, duration); nil logs them on Logger at debug level. The SSE
@@ -287,23 +290,34 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.WebSocket.Diagnostics == nil {
 		cfg.WebSocket.Diagnostics = cfg.Diagnostics
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = taskbridge.NopMetrics{}
+	}
+	for _, m := range []*taskbridge.Metrics{&cfg.SSE.Metrics, &cfg.WebSocket.Metrics, &cfg.Hub.Metrics} {
+		if *m == nil {
+			*m = cfg.Metrics
+		}
+	}
 	b := &Bridge{cfg: cfg, log: cfg.Logger, contract: c, store: cfg.Store, prepared: make(chan struct{}), stop: make(chan struct{})}
+	// The store the bridge's parts use is timed; b.store stays the host's,
+	// which is asked for optional interfaces.
+	observed := services.ObservedStore(cfg.Store, cfg.Metrics)
 	if _, ok := cfg.Store.(taskbridge.Preparer); !ok {
 		close(b.prepared)
 	}
 	if b.reporter, err = services.NewReporter(services.ReporterConfig{
-		Store: cfg.Store, Contract: c.spec, Metrics: cfg.Metrics, Logger: cfg.Logger, MaxEventBytes: cfg.MaxEventBytes,
+		Store: observed, Contract: c.spec, Metrics: cfg.Metrics, Logger: cfg.Logger, MaxEventBytes: cfg.MaxEventBytes,
 	}); err != nil {
 		return nil, err
 	}
 	if b.executor, err = b.newExecutor(); err != nil {
 		return nil, err
 	}
-	b.hub = hub.New(cfg.Store, cfg.Hub)
+	b.hub = hub.New(observed, cfg.Hub)
 	b.sse = sse.New(b.hub, cfg.SSE, cfg.Logger)
 	b.ws = ws.New(b.hub, cfg.WebSocket, cfg.Logger)
 	b.api, err = services.New(services.Config{
-		Store:           cfg.Store,
+		Store:           observed,
 		Contract:        c.spec,
 		InputChecks:     checks,
 		BeforeCreate:    cfg.BeforeCreate,
@@ -389,7 +403,7 @@ func (b *Bridge) newExecutor() (taskbridge.TaskExecutor, error) {
 			run := t.Run
 			types[i] = local.TaskType{Name: t.Name, Run: func(ctx context.Context, r *local.Run) (json.RawMessage, error) { return run(ctx, r) }}
 		}
-		runner = local.New(local.Config{Reporter: b.reporter, MaxConcurrent: b.cfg.Local.MaxConcurrent, Logger: b.log}, types...)
+		runner = local.New(local.Config{Reporter: b.reporter, MaxConcurrent: b.cfg.Local.MaxConcurrent, Logger: b.log, Metrics: b.cfg.Metrics}, types...)
 		ex = runner
 	}
 	if s, ok := b.store.(taskbridge.SharedStore); !ok || !s.Shared() {
@@ -398,7 +412,7 @@ func (b *Bridge) newExecutor() (taskbridge.TaskExecutor, error) {
 	if ls, ok := b.store.(taskbridge.LeaseStore); ok && runner != nil {
 		b.leases = &services.Leases{
 			Store: ls, Reporter: b.reporter, Holder: holderName(), Held: runner.Tasks,
-			Lease: b.cfg.Local.Lease, Logger: b.log,
+			Lease: b.cfg.Local.Lease, Logger: b.log, Metrics: b.cfg.Metrics,
 		}
 	}
 	return replicaExecutor{TaskExecutor: ex, tasks: b.store}, nil
@@ -484,10 +498,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 		bg := b.cfg.Background
 		var work sync.WaitGroup
 		work.Go(func() {
-			_ = (&services.Reconciler{Store: b.store, Executor: b.executor, Reporter: b.reporter, Interval: bg.ReconcileInterval, Logger: b.log}).Run(ctx)
+			_ = (&services.Reconciler{Store: b.store, Executor: b.executor, Reporter: b.reporter, Interval: bg.ReconcileInterval, Logger: b.log, Metrics: b.cfg.Metrics}).Run(ctx)
 		})
 		work.Go(func() {
-			_ = (&services.Retention{Store: b.store, Interval: bg.RetentionInterval, RetainEnded: bg.RetainEnded, ReceiptTTL: bg.ReceiptTTL, Logger: b.log}).Run(ctx)
+			_ = (&services.Retention{Store: b.store, Interval: bg.RetentionInterval, RetainEnded: bg.RetainEnded, ReceiptTTL: bg.ReceiptTTL, Logger: b.log, Metrics: b.cfg.Metrics}).Run(ctx)
 		})
 		if b.leases != nil {
 			work.Go(func() { _ = b.leases.Run(ctx) })

@@ -14,7 +14,14 @@ import (
 // action in one step (receipt, resolution, TASK_ACTION_ACCEPTED and a pending
 // hand-off); the hand-off to the executor follows and, should it fail, the
 // Reconciler retries it until the executor took it.
-func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequestObject) (gen.SubmitTaskActionResponseObject, error) {
+func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequestObject) (_ gen.SubmitTaskActionResponseObject, err error) {
+	outcome := ""
+	defer func() {
+		if err != nil {
+			outcome = string(a.errorFor(err).Code)
+		}
+		a.cfg.Metrics.ActionAnswered(outcome)
+	}()
 	_, t, err := a.task(ctx, req.TaskId)
 	if err != nil {
 		return nil, err
@@ -55,6 +62,7 @@ func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequ
 	if err != nil {
 		return nil, err
 	}
+	outcome = string(out.Status)
 	body := gen.TaskClientActionResponse{
 		TaskId: t.ID, SuspendId: b.SuspendId, ClientActionId: b.ClientActionId,
 		Status: gen.TaskClientActionResponseStatus(out.Status),

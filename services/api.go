@@ -132,9 +132,7 @@ func New(cfg Config) (*API, error) {
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = 2 * time.Second
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = NopMetrics{}
-	}
+	cfg.Metrics = orNop(cfg.Metrics)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

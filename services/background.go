@@ -31,11 +31,17 @@ type Reconciler struct {
 	// Batch bounds the hand-offs of one pass; 0 is DefaultBatch.
 	Batch  int
 	Logger *slog.Logger
+	// Metrics counts the passes ("reconcile") and their hand-offs; nil
+	// counts nothing.
+	Metrics taskbridge.Metrics
 }
 
 // Run reconciles on every interval until ctx ends, then returns ctx's error.
 func (r *Reconciler) Run(ctx context.Context) error {
-	return every(ctx, orDefault(r.Interval, DefaultReconcileInterval), func(ctx context.Context) { r.Pass(ctx) })
+	m := orNop(r.Metrics)
+	return every(ctx, orDefault(r.Interval, DefaultReconcileInterval), func(ctx context.Context) {
+		m.BackgroundPass("reconcile", r.Pass(ctx))
+	})
 }
 
 // Pass hands off what is pending now and returns how many it handed off.
@@ -76,11 +82,21 @@ type Retention struct {
 	// Clock tells the time; nil is time.Now.
 	Clock  func() time.Time
 	Logger *slog.Logger
+	// Metrics counts the passes of each kind of work ("expire",
+	// "prune_receipts", "remove_tasks") and what they did; nil counts
+	// nothing.
+	Metrics taskbridge.Metrics
 }
 
 // Run applies retention on every interval until ctx ends, then returns ctx's error.
 func (r *Retention) Run(ctx context.Context) error {
-	return every(ctx, orDefault(r.Interval, DefaultRetentionInterval), func(ctx context.Context) { r.Pass(ctx) })
+	m := orNop(r.Metrics)
+	return every(ctx, orDefault(r.Interval, DefaultRetentionInterval), func(ctx context.Context) {
+		p := r.Pass(ctx)
+		m.BackgroundPass("expire", p.Expired)
+		m.BackgroundPass("prune_receipts", p.ReceiptsPruned)
+		m.BackgroundPass("remove_tasks", p.TasksRemoved)
+	})
 }
 
 // RetentionPass counts what one pass did.
@@ -111,6 +127,14 @@ func (r *Retention) Pass(ctx context.Context) RetentionPass {
 		log.LogAttrs(ctx, slog.LevelError, "removing ended tasks failed", slog.Any("err", err))
 	}
 	return p
+}
+
+// orNop is m, or NopMetrics when m is nil.
+func orNop(m taskbridge.Metrics) taskbridge.Metrics {
+	if m == nil {
+		return taskbridge.NopMetrics{}
+	}
+	return m
 }
 
 // every runs pass at once and then on every interval until ctx ends.

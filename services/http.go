@@ -293,6 +293,16 @@ func (a *API) envelope(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// requestAttrs describe a request answered with an error: its route, the
+// task it names, the error code and the error.
+func requestAttrs(c echo.Context, e *Error, err error) []slog.Attr {
+	attrs := []slog.Attr{slog.String("method", c.Request().Method), slog.String("route", c.Path())}
+	if id := c.Param("taskId"); id != "" {
+		attrs = append(attrs, slog.String("taskId", id))
+	}
+	return append(attrs, slog.String("code", string(e.Code)), slog.Any("err", err))
+}
+
 // writeError writes err as the envelope with its status: the services' own
 // errors, domain sentinels, Echo's binding errors, and anything else as a
 // 500 that carries no Go error string.
@@ -300,9 +310,9 @@ func (a *API) writeError(err error, c echo.Context) {
 	e := a.errorFor(err)
 	ctx := c.Request().Context()
 	if e.Status >= http.StatusInternalServerError {
-		a.log.LogAttrs(ctx, slog.LevelError, "request failed", slog.String("path", c.Path()), slog.Any("err", err))
+		a.log.LogAttrs(ctx, slog.LevelError, "request failed", requestAttrs(c, e, err)...)
 	} else if a.log.Enabled(ctx, slog.LevelDebug) {
-		a.log.LogAttrs(ctx, slog.LevelDebug, "request refused", slog.String("code", string(e.Code)), slog.Any("err", err))
+		a.log.LogAttrs(ctx, slog.LevelDebug, "request refused", requestAttrs(c, e, err)...)
 	}
 	a.cfg.Metrics.RequestFailed(c.Path(), string(e.Code))
 	if c.Response().Committed {

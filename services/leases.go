@@ -43,6 +43,9 @@ type Leases struct {
 	// Batch bounds the lost tasks claimed in a pass; 0 is DefaultBatch.
 	Batch  int
 	Logger *slog.Logger
+	// Metrics counts the passes ("leases") and the lost tasks they ended;
+	// nil counts nothing.
+	Metrics taskbridge.Metrics
 
 	// held are the tasks the store knows this process holds; renewed the
 	// store's time of the last renewal. Both belong to the loop of Run.
@@ -53,7 +56,8 @@ type Leases struct {
 // Run renews the lease and ends lost tasks on every pass until ctx ends,
 // then lets go of the tasks the executor dropped and returns ctx's error.
 func (l *Leases) Run(ctx context.Context) error {
-	err := every(ctx, l.lease()/6, func(ctx context.Context) { l.Pass(ctx) })
+	m := orNop(l.Metrics)
+	err := every(ctx, l.lease()/6, func(ctx context.Context) { m.BackgroundPass("leases", l.Pass(ctx)) })
 	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.lease()/6)
 	defer cancel()
 	_ = l.renew(final)

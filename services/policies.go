@@ -66,17 +66,3 @@ func contentTypeAllowed(allowed []string, mediaType string) bool {
 	}
 	return false
 }
-
-// NopMetrics counts nothing.
-type NopMetrics struct{}
-
-var _ taskbridge.Metrics = NopMetrics{}
-
-// TaskCreated does nothing.
-func (NopMetrics) TaskCreated(string, bool) {}
-
-// EventAppended does nothing.
-func (NopMetrics) EventAppended(taskbridge.EventType) {}
-
-// RequestFailed does nothing.
-func (NopMetrics) RequestFailed(string, string) {}

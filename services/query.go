@@ -107,6 +107,7 @@ func (a *API) PollTaskEvents(ctx context.Context, req gen.PollTaskEventsRequestO
 	if err != nil {
 		return nil, err
 	}
+	a.cfg.Metrics.PollAnswered(a.pollOutcome(len(events)))
 	body := gen.PollEventsResponse{TaskId: req.TaskId, Events: []gen.TaskEvent{}, NextAfterEventId: req.Params.AfterEventId}
 	if len(events) > limit {
 		body.HasMore = true
@@ -122,6 +123,17 @@ func (a *API) PollTaskEvents(ctx context.Context, req gen.PollTaskEventsRequestO
 		body.NextAfterEventId = eventIDPtr(events[n-1].ID)
 	}
 	return gen.PollTaskEvents200JSONResponse(body), nil
+}
+
+// pollOutcome says why a poll that found n events is answered.
+func (a *API) pollOutcome(n int) taskbridge.PollOutcome {
+	switch {
+	case n > 0:
+		return taskbridge.PollEvents
+	case a.cfg.Notifier != nil && a.cfg.Notifier.Closed():
+		return taskbridge.PollShutdown
+	}
+	return taskbridge.PollTimeout
 }
 
 // readWaiting reads after the cursor and, when nothing is there, waits for

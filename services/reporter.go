@@ -82,9 +82,7 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("services: ReporterConfig needs a Store")
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = NopMetrics{}
-	}
+	cfg.Metrics = orNop(cfg.Metrics)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -186,6 +184,13 @@ func (r *Reporter) append(ctx context.Context, taskID string, t taskbridge.Event
 		return err
 	}
 	r.metrics.EventAppended(t)
+	if status.IsTerminal() {
+		code := ""
+		if f, ok := payload.(gen.TaskFailedPayload); ok {
+			code = f.Code
+		}
+		r.metrics.TaskEnded(status, code)
+	}
 	return nil
 }
 

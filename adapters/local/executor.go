@@ -67,6 +67,9 @@ type Config struct {
 	MaxConcurrent int
 	// Logger receives reporter failures and handler panics; nil discards.
 	Logger *slog.Logger
+	// Metrics hears how many tasks wait for a slot and how many run
+	// (Metrics.ExecutorLoad) whenever either changes; nil tells nothing.
+	Metrics taskbridge.Metrics
 }
 
 // Executor is an in-process taskbridge.TaskExecutor: each submitted task
@@ -80,6 +83,10 @@ type Executor struct {
 	log      *slog.Logger
 	types    map[string]TaskType
 	slots    chan struct{} // a token per running handler
+	metrics  taskbridge.Metrics
+
+	loadMu  sync.Mutex // orders what metrics hear of the load
+	waiting int        // guarded by loadMu: tasks waiting for a slot
 
 	base      context.Context // parent of every task context; Shutdown cancels it
 	stop      context.CancelCauseFunc
@@ -109,6 +116,9 @@ func New(cfg Config, types ...TaskType) *Executor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = taskbridge.NopMetrics{}
+	}
 	byName := make(map[string]TaskType, len(types))
 	for _, t := range types {
 		switch _, dup := byName[t.Name]; {
@@ -127,6 +137,7 @@ func New(cfg Config, types ...TaskType) *Executor {
 		log:       cfg.Logger,
 		types:     byName,
 		slots:     make(chan struct{}, cfg.MaxConcurrent),
+		metrics:   cfg.Metrics,
 		base:      base,
 		stop:      stop,
 		reportCtx: context.WithoutCancel(base),
@@ -228,6 +239,15 @@ func (e *Executor) Tasks() []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// loadChanged moves the count of waiting tasks by waiting and tells the
+// metrics the load, under one lock so that they hear the changes in order.
+func (e *Executor) loadChanged(waiting int) {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	e.waiting += waiting
+	e.metrics.ExecutorLoad(e.waiting, len(e.slots))
 }
 
 func (e *Executor) lookup(taskID string) *Run {

@@ -818,3 +818,47 @@ func TestTasksListsWhatTheExecutorHolds(t *testing.T) {
 		require.Empty(t, e.Tasks(), "a task is let go once its final report was made")
 	})
 }
+
+// loadRecorder keeps the last load the executor told.
+type loadRecorder struct {
+	taskbridge.NopMetrics
+	mu              sync.Mutex
+	queued, running int
+}
+
+func (l *loadRecorder) ExecutorLoad(queued, running int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.queued, l.running = queued, running
+}
+
+func (l *loadRecorder) load() [2]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return [2]int{l.queued, l.running}
+}
+
+// TestTheMetricsHearTheLoad: with one slot, a running task and one waiting
+// for the slot show as one running and one queued, and nothing once both
+// ended.
+func TestTheMetricsHearTheLoad(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rep := newFakeReporter()
+		metrics := &loadRecorder{}
+		release := make(chan struct{})
+		e := New(Config{Reporter: rep, MaxConcurrent: 1, Metrics: metrics}, fn("hog", gated(release)))
+		defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+		require.NoError(t, e.Submit(t.Context(), task("t1", "hog")))
+		synctest.Wait()
+		require.Equal(t, [2]int{0, 1}, metrics.load())
+		require.NoError(t, e.Submit(t.Context(), task("t2", "hog")))
+		synctest.Wait()
+		require.Equal(t, [2]int{1, 1}, metrics.load(), "t2 waits for the slot")
+		close(release)
+		<-rep.done("t1")
+		<-rep.done("t2")
+		synctest.Wait()
+		require.Equal(t, [2]int{0, 0}, metrics.load())
+	})
+}

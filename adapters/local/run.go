@@ -181,9 +181,12 @@ func (r *Run) deliver(res taskbridge.Resume) error {
 // acquireSlot takes a concurrency slot, waiting until one is free or the
 // task's context ends (then it reports false).
 func (r *Run) acquireSlot() bool {
+	r.e.loadChanged(1)
 	select {
 	case r.e.slots <- struct{}{}:
+		r.e.loadChanged(-1)
 	case <-r.ctx.Done():
+		r.e.loadChanged(-1)
 		return false
 	}
 	r.mu.Lock()
@@ -200,5 +203,6 @@ func (r *Run) releaseSlot() {
 	r.mu.Unlock()
 	if held {
 		<-r.e.slots
+		r.e.loadChanged(0)
 	}
 }

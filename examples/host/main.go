@@ -18,7 +18,9 @@
 // `?access_token=<subject>`, and the subject owns what it creates.
 //
 // It also serves a demo page at / (package web) that starts a scripted task
-// and shows its events live.
+// and shows its events live, and Prometheus metrics at /metrics (package
+// prommetrics, with the Go runtime's and the process's; -metrics=false
+// turns them off).
 package main
 
 import (
@@ -38,11 +40,16 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/bridge"
 	"github.com/taskbridge-go/taskbridge/examples/host/tasks"
 	"github.com/taskbridge-go/taskbridge/examples/host/tasktypes"
 	"github.com/taskbridge-go/taskbridge/examples/host/web"
+	"github.com/taskbridge-go/taskbridge/prommetrics"
 	"github.com/taskbridge-go/taskbridge/stores/postgres"
 )
 
@@ -62,6 +69,8 @@ type options struct {
 	redisURL        string
 	temporalAddress string
 	pprofAddr       string
+	metrics         bool
+	logFormat       string
 	drain           time.Duration
 	retainEnded     time.Duration
 	maxConcurrent   int
@@ -86,12 +95,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redisURL, "redis-url", "", "Redis URL, for -store redis")
 	fs.StringVar(&o.temporalAddress, "temporal-address", "", "Temporal frontend host:port, for -executor temporal")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "when set, serve the Go profiler (net/http/pprof) on this address, apart from the API")
+	fs.BoolVar(&o.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long shutdown waits for requests and tasks to finish")
 	fs.DurationVar(&o.retainEnded, "retain-ended", bridge.DefaultRetainEnded, "how long an ended task is kept before it is removed")
 	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "how many tasks run at once (0 is the local executor's default)")
 	fs.IntVar(&o.maxEventBytes, "max-event-bytes", bridge.DefaultMaxEventBytes, "the largest payload an event may carry, in bytes; a report over it is refused")
 	fs.DurationVar(&o.lease, "lease", bridge.DefaultLease, "with -store postgres: how long a task stays live after its replica died, before another ends it")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&o.http.MaxConnections, "max-conns", 0, "open connections at the most (0: the open-file limit less a twentieth; -1: no cap)")
 	fs.IntVar(&o.http.MaxConnectionsPerClient, "max-conns-per-client", 0, fmt.Sprintf("open connections from one client address at the most (0: %d; -1: no cap)", bridge.DefaultMaxConnectionsPerClient))
 	fs.DurationVar(&o.http.BodyReadTimeout, "body-read-timeout", bridge.DefaultBodyReadTimeout, "how long a request body may stall before the request is cut")
@@ -126,6 +137,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.executor != "local" {
 		return o, fmt.Errorf("-executor %s: only local is available in this build", o.executor)
 	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return o, fmt.Errorf("-log-format %s: text or json", o.logFormat)
+	}
 	return o, nil
 }
 
@@ -146,7 +160,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		fmt.Fprintln(stderr, "host: -log-level:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if o.logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
 	if err := serve(ctx, o, log, stdout, ready); err != nil {
 		log.Error("host stopped", "err", err)
 		return 1
@@ -163,6 +181,14 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		return err
 	}
 	defer closeStore()
+	var metrics taskbridge.Metrics
+	registry := prometheus.NewRegistry()
+	if o.metrics {
+		registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		if metrics, err = prommetrics.New(registry); err != nil {
+			return err
+		}
+	}
 	b, err := bridge.New(bridge.Config{
 		TaskTypes:       tasktypes.TaskTypes(tasks.Host{}),
 		Store:           store,
@@ -174,6 +200,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		Limits:          o.limits,
 		MaxEventBytes:   o.maxEventBytes,
 		ShutdownTimeout: o.drain,
+		Metrics:         metrics,
 		Logger:          log,
 	})
 	if err != nil {
@@ -183,6 +210,9 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 	e.HideBanner, e.HidePort = true, true
 	b.Mount(e)
 	web.Register(e) // the demo page at /, outside the API and its auth
+	if o.metrics {
+		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
+	}
 
 	listener, err := net.Listen("tcp", o.addr)
 	if err != nil {

@@ -72,6 +72,9 @@ type Config struct {
 	// end of the interval, so that a busy task costs each follower one
 	// write per interval instead of one per event.
 	WakeInterval time.Duration
+	// Metrics counts the followers' reads served by the cache and by the
+	// store (Metrics.HubRead); nil counts nothing.
+	Metrics taskbridge.Metrics
 }
 
 const shards = 64
@@ -136,6 +139,9 @@ func New(store taskbridge.EventStore, cfg Config) *Hub {
 	}
 	if cfg.WakeInterval == 0 {
 		cfg.WakeInterval = DefaultWakeInterval
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = taskbridge.NopMetrics{}
 	}
 	h := &Hub{store: store, cfg: cfg, seed: maphash.MakeSeed(), done: make(chan struct{}), watching: make(chan struct{})}
 	for i := range h.shards {
@@ -414,6 +420,19 @@ func (h *Hub) Follow(taskID string, after uint64) *Follower {
 // Cursor is the id of the last event Next returned (or the starting cursor).
 func (f *Follower) Cursor() uint64 { return f.cursor }
 
+// Behind returns how many events the task has after the cursor, as far as
+// the hub knows: the newest announced or cached eventId less the cursor.
+func (f *Follower) Behind() uint64 {
+	e := f.e
+	e.mu.RLock()
+	newest := max(e.refillTo, e.head)
+	if n := len(e.cache); n > 0 {
+		newest = max(newest, e.cache[n-1].ID)
+	}
+	e.mu.RUnlock()
+	return newest - min(newest, f.cursor)
+}
+
 // Close releases the follower. It is idempotent.
 func (f *Follower) Close() { f.once.Do(func() { f.h.release(f.taskID, f.e) }) }
 
@@ -429,7 +448,9 @@ func (f *Follower) Next(ctx context.Context, limit, maxBytes int) ([]*Event, <-c
 	}
 	limit = max(limit, 1)
 	events, changed, atHead := f.e.cached(f.cursor, limit)
-	if len(events) == 0 && !atHead {
+	if len(events) > 0 {
+		f.h.cfg.Metrics.HubRead(true)
+	} else if !atHead {
 		var err error
 		if events, changed, err = f.read(ctx, limit); err != nil {
 			return nil, nil, err
@@ -452,6 +473,9 @@ func (f *Follower) read(ctx context.Context, limit int) ([]*Event, <-chan struct
 	// Another reader may have filled the cache while this one waited.
 	events, changed, atHead := e.cached(f.cursor, limit)
 	if len(events) > 0 || atHead {
+		if len(events) > 0 {
+			f.h.cfg.Metrics.HubRead(true)
+		}
 		return events, changed, nil
 	}
 	batch := max(limit, f.h.cfg.ReadBatch)
@@ -465,6 +489,7 @@ func (f *Follower) read(ctx context.Context, limit int) ([]*Event, <-chan struct
 		e.learnHead(changed, f.cursor)
 		return nil, changed, nil
 	}
+	f.h.cfg.Metrics.HubRead(false)
 	encoded := encodeAll(stored)
 	e.insert(encoded, f.h.cfg)
 	return encoded[:min(len(encoded), limit)], changed, nil

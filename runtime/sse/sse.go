@@ -85,9 +85,12 @@ type Settings struct {
 	// BatchSize and BatchBytes bound the events written with one flush, in
 	// events and in bytes (a batch holds at least one event).
 	BatchSize, BatchBytes int
-	// Diagnostics hears when each stream opens and closes; nil logs it at
-	// debug level on the server's logger.
+	// Diagnostics hears when each stream opens, has replayed and closes;
+	// nil logs it at debug level on the server's logger.
 	Diagnostics taskbridge.Diagnostics
+	// Metrics hears what Diagnostics hear, each live event's delivery lag
+	// and each heartbeat; nil counts nothing.
+	Metrics taskbridge.Metrics
 }
 
 func (s Settings) withDefaults() Settings {
@@ -127,7 +130,10 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s = s.withDefaults()
-	s.Diagnostics = diag.Sink(s.Diagnostics, logger)
+	if s.Metrics == nil {
+		s.Metrics = taskbridge.NopMetrics{}
+	}
+	s.Diagnostics = diag.With(diag.Sink(s.Diagnostics, logger), s.Metrics)
 	return &Server{hub: h, settings: s, log: logger, conns: map[net.Conn]struct{}{}}
 }
 
@@ -139,7 +145,7 @@ func (s *Server) SSE(_ context.Context, p taskbridge.Principal, task taskbridge.
 	if done == nil {
 		done = func() {}
 	}
-	return &stream{server: s, subject: p.Subject, taskID: task.ID, after: after, done: done}
+	return &stream{server: s, subject: p.Subject, taskID: task.ID, after: after, head: task.LastEventID, done: done}
 }
 
 type stream struct {
@@ -147,7 +153,12 @@ type stream struct {
 	subject string
 	taskID  string
 	after   uint64
+	head    uint64 // the task's newest event when the stream was asked for: the replay's end
 	done    func()
+
+	// Of the serving goroutine.
+	opened   time.Time
+	replayed int // events written up to head
 }
 
 // ServeStream writes the stream, or hands it to a goroutine of its own
@@ -289,12 +300,16 @@ func (st *stream) run(ctx context.Context, out *writer) {
 	defer f.Close()
 	e := taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: diag.NextID(), TaskID: st.taskID, Subject: st.subject, Cursor: st.after}
 	s.settings.Diagnostics.StreamEvent(e)
-	start := time.Now()
+	st.opened = time.Now()
 	defer func() {
-		e.Kind, e.Duration = taskbridge.StreamClosed, time.Since(start)
+		e.Kind, e.Duration = taskbridge.StreamClosed, time.Since(st.opened)
 		s.settings.Diagnostics.StreamEvent(e)
 	}()
 	e.Reason, e.Err = st.serve(ctx, f, out, &e)
+	e.Opened = true
+	if e.Reason == taskbridge.StreamSlowReader {
+		e.Behind = f.Behind()
+	}
 }
 
 // serve writes the stream until it ends, counting into e the events it
@@ -320,8 +335,7 @@ func (st *stream) serve(ctx context.Context, f *hub.Follower, out *writer, e *ta
 			if err := out.writeEvents(events); err != nil {
 				return writeFailed(err)
 			}
-			e.Events += len(events)
-			e.Cursor = f.Cursor()
+			st.written(events, e)
 			if events[len(events)-1].Type.IsTerminal() {
 				return taskbridge.StreamEnded, nil
 			}
@@ -338,12 +352,35 @@ func (st *stream) serve(ctx context.Context, f *hub.Follower, out *writer, e *ta
 			if err := out.write(heartbeatFrame(st.taskID)); err != nil {
 				return writeFailed(err)
 			}
+			s.settings.Metrics.HeartbeatSent("sse")
 			heartbeat.Reset(s.settings.HeartbeatInterval)
 		case <-ctx.Done():
 			return taskbridge.StreamClientGone, nil
 		case <-s.hub.Done():
 			return taskbridge.StreamShutdown, nil
 		}
+	}
+}
+
+// written counts into e the events just written, tells the metrics the
+// delivery lag of the live ones and the diagnostics the end of the replay.
+func (st *stream) written(events []*hub.Event, e *taskbridge.StreamEvent) {
+	s := st.server
+	replaying := e.Cursor < st.head
+	now := time.Now()
+	for _, ev := range events {
+		if ev.ID > st.head {
+			s.settings.Metrics.EventDelivered("sse", now.Sub(ev.CreatedAt))
+		} else {
+			st.replayed++
+		}
+	}
+	e.Events += len(events)
+	e.Cursor = events[len(events)-1].ID
+	if replaying && e.Cursor >= st.head {
+		r := *e
+		r.Kind, r.Events, r.Duration = taskbridge.StreamReplayed, st.replayed, time.Since(st.opened)
+		s.settings.Diagnostics.StreamEvent(r)
 	}
 }
 

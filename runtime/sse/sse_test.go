@@ -50,7 +50,11 @@ func newFixture(t *testing.T, s sse.Settings, http2 ...bool) *fixture {
 		caller := taskbridge.Principal{Subject: "o"}
 		ended := func() { f.ended <- id }
 		w.Header().Set("Access-Control-Allow-Origin", "https://app.example")
-		_ = f.server.SSE(r.Context(), caller, taskbridge.Task{NewTask: taskbridge.NewTask{ID: id}}, after, ended).ServeStream(w, r)
+		task, err := f.store.GetTask(r.Context(), id) // as the services hand it over
+		if err != nil {
+			task = taskbridge.Task{NewTask: taskbridge.NewTask{ID: id}}
+		}
+		_ = f.server.SSE(r.Context(), caller, task, after, ended).ServeStream(w, r)
 	}))
 	if len(http2) > 0 && http2[0] {
 		srv.EnableHTTP2 = true
@@ -184,9 +188,15 @@ func TestFramingReplayLiveAndEnd(t *testing.T) {
 	require.Equal(t, uint64(4), closed.Cursor)
 	require.Equal(t, "sse", closed.Transport)
 	require.NoError(t, closed.Err)
+	require.True(t, closed.Opened)
 	opened := f.diag.Opened()
 	require.Len(t, opened, 1)
 	require.Equal(t, taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: closed.ConnID, TaskID: task, Subject: "o", Cursor: 1}, opened[0])
+	replayed := f.diag.Replayed()
+	require.Len(t, replayed, 1, "the stream had one event to replay")
+	require.Equal(t, taskbridge.StreamReplayed, replayed[0].Kind)
+	require.Equal(t, 1, replayed[0].Events)
+	require.Equal(t, uint64(2), replayed[0].Cursor)
 }
 
 // TestAStreamOverHTTP2IsServedOnItsRequest: an HTTP/2 stream cannot take
@@ -322,6 +332,7 @@ func TestAClientThatStopsReadingIsCut(t *testing.T) {
 	stalledEnd := f.diag.Closed()
 	require.Equal(t, taskbridge.StreamSlowReader, stalledEnd.Reason, "%v", stalledEnd.Err)
 	require.Less(t, stalledEnd.Events, n)
+	require.Positive(t, stalledEnd.Behind, "a slow reader's close tells how far behind it was")
 	f.complete(t, task)
 	require.Equal(t, n+1, <-got, "the reading client got every event")
 	require.Equal(t, taskbridge.StreamEnded, f.diag.Closed().Reason)

@@ -1,6 +1,17 @@
 package ws
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
+
+// outFrame is a text frame to write.
+type outFrame struct {
+	data []byte
+	// appended is when the live event the frame carries was appended, for
+	// its delivery lag; zero for a replayed event and any other frame.
+	appended time.Time
+}
 
 // sendQueue holds the frames the control loop hands the writer. Its arrays
 // are swapped between the two sides, so a busy session allocates none, and
@@ -11,8 +22,8 @@ type sendQueue struct {
 	ready chan struct{} // frames were pushed since the writer last took them
 
 	mu     sync.Mutex
-	frames [][]byte // guarded by mu: what waits, in order
-	spare  [][]byte // guarded by mu: an emptied array for frames to reuse
+	frames []outFrame // guarded by mu: what waits, in order
+	spare  []outFrame // guarded by mu: an emptied array for frames to reuse
 }
 
 func newSendQueue() *sendQueue {
@@ -20,7 +31,7 @@ func newSendQueue() *sendQueue {
 }
 
 // push adds a frame and wakes the writer.
-func (q *sendQueue) push(frame []byte) {
+func (q *sendQueue) push(frame outFrame) {
 	q.mu.Lock()
 	q.frames = append(q.frames, frame)
 	q.mu.Unlock()
@@ -39,7 +50,7 @@ func (q *sendQueue) len() int {
 
 // take removes and returns every frame waiting; the writer gives the batch
 // back with done once it has written it.
-func (q *sendQueue) take() [][]byte {
+func (q *sendQueue) take() []outFrame {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	batch := q.frames
@@ -48,7 +59,7 @@ func (q *sendQueue) take() [][]byte {
 }
 
 // done takes back the array of a batch written, without its frames.
-func (q *sendQueue) done(batch [][]byte) {
+func (q *sendQueue) done(batch []outFrame) {
 	clear(batch)
 	q.mu.Lock()
 	if q.spare == nil {

@@ -10,22 +10,22 @@ import (
 // two arrays between its sides, and an idle one holds none.
 func TestTheSendQueueReusesItsArraysAndDropsThemWhenIdle(t *testing.T) {
 	q := newSendQueue()
-	q.push([]byte("a"))
-	q.push([]byte("b"))
+	q.push(outFrame{data: []byte("a")})
+	q.push(outFrame{data: []byte("b")})
 	require.Len(t, q.ready, 1, "one wake-up for both")
 	require.Equal(t, 2, q.len())
 
 	batch := q.take()
-	require.Equal(t, [][]byte{[]byte("a"), []byte("b")}, batch)
+	require.Equal(t, []outFrame{{data: []byte("a")}, {data: []byte("b")}}, batch)
 	require.Zero(t, q.len())
-	q.push([]byte("c")) // while the batch is written
+	q.push(outFrame{data: []byte("c")}) // while the batch is written
 	q.done(batch)
-	require.Nil(t, batch[0], "a batch written holds no frame")
+	require.Nil(t, batch[0].data, "a batch written holds no frame")
 
 	next := q.take()
-	require.Equal(t, [][]byte{[]byte("c")}, next)
+	require.Equal(t, []outFrame{{data: []byte("c")}}, next)
 	q.done(next)
-	q.push([]byte("d"))
+	q.push(outFrame{data: []byte("d")})
 	require.Equal(t, cap(batch), cap(q.frames), "the first array is reused")
 	require.Same(t, &batch[:1][0], &q.frames[:1][0])
 

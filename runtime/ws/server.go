@@ -49,7 +49,10 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.Diagnostics = diag.Sink(cfg.Diagnostics, logger)
+	if cfg.Metrics == nil {
+		cfg.Metrics = taskbridge.NopMetrics{}
+	}
+	cfg.Diagnostics = diag.With(diag.Sink(cfg.Diagnostics, logger), cfg.Metrics)
 	return &Server{
 		hub: h,
 		cfg: cfg,

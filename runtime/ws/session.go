@@ -17,6 +17,7 @@ import (
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
 )
 
@@ -68,6 +69,12 @@ type session struct {
 	taskID  string // the subscribed task
 	events  int    // events handed to the writer
 	cursor  uint64 // the last of them
+	// Of the subscription, once it is accepted.
+	opened   bool
+	openedAt time.Time
+	head     uint64 // the task's newest event when it was accepted: the replay's end
+	replayed int    // events handed to the writer up to head
+	behind   uint64 // how far the task was past cursor when following ended
 }
 
 // inbound is a data frame the reader received.
@@ -93,8 +100,8 @@ func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *cor
 }
 
 // enqueue hands the writer a frame; the caller knows the queue has room.
-func (ss *session) enqueue(frame []byte) {
-	ss.queued.Add(int64(len(frame)))
+func (ss *session) enqueue(frame outFrame) {
+	ss.queued.Add(int64(len(frame.data)))
 	ss.queue.push(frame)
 }
 
@@ -129,8 +136,11 @@ func (ss *session) finish(c closeReq) {
 	_ = ss.conn.Close()
 	<-ss.readerDone
 	e := ss.event(taskbridge.StreamClosed)
-	e.Events, e.Cursor, e.Duration = ss.events, ss.cursor, time.Since(ss.started)
+	e.Events, e.Cursor, e.Duration, e.Opened = ss.events, ss.cursor, time.Since(ss.started), ss.opened
 	e.Reason, e.Err = ss.why(c)
+	if e.Reason == taskbridge.StreamSlowReader {
+		e.Behind = ss.behind
+	}
 	ss.cfg.Diagnostics.StreamEvent(e)
 	ss.logEnd(c)
 }
@@ -147,7 +157,9 @@ func (ss *session) why(c closeReq) (taskbridge.StreamReason, error) {
 		return taskbridge.StreamEnded, nil
 	case c.code == gen.CloseGoingAway:
 		return taskbridge.StreamShutdown, nil
-	case c.code == gen.ClosePolicyViolation, c.code == gen.CloseMessageTooBig:
+	case c.badFrame:
+		return taskbridge.StreamBadFrame, errors.New(c.reason)
+	case c.code == gen.ClosePolicyViolation:
 		return taskbridge.StreamRefused, errors.New(c.reason)
 	case c.code == gen.CloseInternalError:
 		return taskbridge.StreamFailed, errors.New(c.reason)
@@ -156,7 +168,9 @@ func (ss *session) why(c closeReq) (taskbridge.StreamReason, error) {
 	case errors.As(ss.writeErr, &ne) && ne.Timeout():
 		return taskbridge.StreamSlowReader, ss.writeErr
 	case errors.Is(ss.readErr, websocket.ErrReadLimit):
-		return taskbridge.StreamRefused, ss.readErr // the library closed with 1009
+		return taskbridge.StreamBadFrame, ss.readErr // the library closed with 1009
+	case errors.As(ss.readErr, &ne) && ne.Timeout():
+		return taskbridge.StreamHeartbeatTimeout, ss.readErr // nothing came, not even a pong
 	case ss.readErr != nil && !websocket.IsCloseError(ss.readErr, websocket.CloseNormalClosure, websocket.CloseGoingAway):
 		return taskbridge.StreamClientGone, ss.readErr // a dead peer, or one that stopped answering pings
 	}
@@ -182,7 +196,10 @@ func (ss *session) logEnd(c closeReq) {
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("task", ss.taskID),
+		slog.String("transport", "websocket"),
+		slog.Uint64("conn", ss.connID),
+		slog.String("taskId", ss.taskID),
+		slog.String("eventId", taskbridge.FormatEventID(ss.cursor)),
 		slog.String("subject", ss.p.Subject),
 		slog.Int("code", c.code),
 		slog.String("reason", c.reason),
@@ -296,7 +313,7 @@ func (ss *session) subscribe(m inbound) (subscription, closeReq, bool) {
 	if frame.LastEventId != nil {
 		cursor, err := taskbridge.ParseEventID(*frame.LastEventId)
 		if err != nil {
-			return subscription{}, policy(gen.ErrorCodeInvalidRequest, "malformed lastEventId"), false
+			return subscription{}, badFrame("malformed lastEventId"), false
 		}
 		sub.cursor, sub.hasCursor = cursor, true
 	}
@@ -309,7 +326,7 @@ func (ss *session) subscribe(m inbound) (subscription, closeReq, bool) {
 		// Not a cursor of this task (another task's, or a database that
 		// lost data): no event after it may ever come. The store, which
 		// open read, judges it.
-		return subscription{}, policy(gen.ErrorCodeInvalidRequest, "lastEventId is ahead of the task's newest event"), false
+		return subscription{}, badFrame("lastEventId is ahead of the task's newest event"), false
 	}
 	sub.task = task
 	return sub, closeReq{}, true
@@ -319,11 +336,11 @@ func (ss *session) subscribe(m inbound) (subscription, closeReq, bool) {
 func decode(m inbound, limit int) (gen.SubscribeFrame, closeReq, bool) {
 	switch {
 	case m.binary:
-		return gen.SubscribeFrame{}, policy(gen.ErrorCodeInvalidRequest, "binary frames are not accepted"), false
+		return gen.SubscribeFrame{}, badFrame("binary frames are not accepted"), false
 	case m.tooBig:
-		return gen.SubscribeFrame{}, closeReq{code: gen.CloseMessageTooBig, reason: reasonOf(gen.ErrorCodeInvalidRequest, fmt.Sprintf("frame over %d bytes", limit))}, false
+		return gen.SubscribeFrame{}, closeReq{code: gen.CloseMessageTooBig, reason: reasonOf(gen.ErrorCodeInvalidRequest, fmt.Sprintf("frame over %d bytes", limit)), badFrame: true}, false
 	case !json.Valid(m.data):
-		return gen.SubscribeFrame{}, policy(gen.ErrorCodeInvalidRequest, "frame is not JSON"), false
+		return gen.SubscribeFrame{}, badFrame("frame is not JSON"), false
 	}
 	f, err := gen.DecodeTaskStreamClientFrame(m.data)
 	if err != nil {
@@ -351,10 +368,12 @@ func (ss *session) follow(sub subscription) closeReq {
 		after := taskbridge.FormatEventID(sub.cursor)
 		confirm.ReplayStartedAfterEventId = &after
 	}
-	ss.enqueue(mustJSON(confirm)) // the queue is empty and has room for one
+	ss.enqueue(outFrame{data: mustJSON(confirm)}) // the queue is empty and has room for one
 	opened := ss.event(taskbridge.StreamOpened)
 	opened.Cursor, ss.cursor = sub.cursor, sub.cursor
 	ss.cfg.Diagnostics.StreamEvent(opened)
+	ss.opened, ss.head, ss.openedAt = true, sub.task.LastEventID, time.Now()
+	defer func() { ss.behind = f.Behind() }()
 	if sub.task.Status.IsTerminal() && sub.cursor == sub.task.LastEventID {
 		return ended()
 	}
@@ -374,7 +393,7 @@ func (ss *session) follow(sub subscription) closeReq {
 				return ss.failed(err)
 			}
 			for _, ev := range events {
-				ss.enqueue(ev.JSON) // there was room: only this loop adds frames
+				ss.enqueue(ss.frameOf(ev)) // there was room: only this loop adds frames
 				ss.events, ss.cursor = ss.events+1, ev.ID
 				if ev.Type.IsTerminal() {
 					return ended()
@@ -394,13 +413,14 @@ func (ss *session) follow(sub subscription) closeReq {
 				// The writer took nothing for a whole heartbeat interval.
 				return closeReq{cut: true, reason: "send queue full"}
 			}
-			ss.enqueue(heartbeat)
+			ss.enqueue(outFrame{data: heartbeat})
+			ss.cfg.Metrics.HeartbeatSent("websocket")
 			hb.Reset(ss.cfg.HeartbeatInterval)
 		case m := <-ss.incoming:
 			if _, c, ok := decode(m, ss.cfg.ReadLimit); !ok {
 				return c
 			}
-			return policy(gen.ErrorCodeInvalidRequest, "already subscribed; one subscription per connection")
+			return badFrame("already subscribed; one subscription per connection")
 		case <-ss.readerDone:
 			return closeReq{}
 		case <-ss.writerDone:
@@ -411,6 +431,21 @@ func (ss *session) follow(sub subscription) closeReq {
 			return goingAway()
 		}
 	}
+}
+
+// frameOf is the frame of an event; a replayed one is counted, and when it
+// is the last of the replay, the diagnostics hear that the replay ended.
+func (ss *session) frameOf(ev *hub.Event) outFrame {
+	if ev.ID > ss.head {
+		return outFrame{data: ev.JSON, appended: ev.CreatedAt}
+	}
+	ss.replayed++
+	if ev.ID == ss.head {
+		r := ss.event(taskbridge.StreamReplayed)
+		r.Cursor, r.Events, r.Duration = ev.ID, ss.replayed, time.Since(ss.openedAt)
+		ss.cfg.Diagnostics.StreamEvent(r)
+	}
+	return outFrame{data: ev.JSON}
 }
 
 // failed maps an error of open or of the hub to a close.
@@ -426,7 +461,7 @@ func (ss *session) failed(err error) closeReq {
 		return policy(gen.ErrorCodeTooManyRequests, "over this caller's limit of open streams")
 	}
 	ss.log.LogAttrs(context.WithoutCancel(ss.ctx), slog.LevelError, "websocket stream failed",
-		slog.String("task", ss.taskID), slog.String("error", err.Error()))
+		slog.String("transport", "websocket"), slog.Uint64("conn", ss.connID), slog.String("taskId", ss.taskID), slog.Any("err", err))
 	return closeReq{code: gen.CloseInternalError, reason: reasonOf(gen.ErrorCodeInternalError, "the task's events could not be read; resume later")}
 }
 
@@ -444,6 +479,13 @@ func goingAway() closeReq {
 // policy is a 1008 close whose reason names the error code.
 func policy(code gen.ErrorCode, msg string) closeReq {
 	return closeReq{code: gen.ClosePolicyViolation, reason: reasonOf(code, msg)}
+}
+
+// badFrame is the close for a frame the contract does not allow.
+func badFrame(msg string) closeReq {
+	c := policy(gen.ErrorCodeInvalidRequest, msg)
+	c.badFrame = true
+	return c
 }
 
 // maxReason is the longest close reason a close frame can carry.

@@ -214,7 +214,11 @@ func TestPolicyViolations(t *testing.T) {
 			requireClose(t, ce, gen.ClosePolicyViolation, tc.prefix)
 			require.LessOrEqual(t, len(ce.Text), 123)
 			closed := e.diag.Closed()
-			require.Equal(t, taskbridge.StreamRefused, closed.Reason)
+			want := taskbridge.StreamRefused
+			if strings.HasPrefix(tc.prefix, "INVALID_REQUEST") {
+				want = taskbridge.StreamBadFrame
+			}
+			require.Equal(t, want, closed.Reason)
 			require.ErrorContains(t, closed.Err, strings.TrimSpace(tc.prefix))
 		})
 	}
@@ -252,7 +256,7 @@ func TestFrameOverTheReadLimit(t *testing.T) {
 			require.Equal(t, websocket.CloseMessageTooBig, ce.Code, "size %d: %s", size, ce.Text)
 		}
 		<-written
-		require.Equal(t, taskbridge.StreamRefused, e.diag.Closed().Reason, "size %d", size)
+		require.Equal(t, taskbridge.StreamBadFrame, e.diag.Closed().Reason, "size %d", size)
 	}
 }
 
@@ -262,6 +266,9 @@ func TestNoSubscribeInTime(t *testing.T) {
 	c := e.dial()
 	_, ce := next(t, c)
 	requireClose(t, ce, gen.ClosePolicyViolation, "INVALID_REQUEST: ")
+	closed := e.diag.Closed()
+	require.Equal(t, taskbridge.StreamRefused, closed.Reason)
+	require.False(t, closed.Opened, "a session without a subscription never opened")
 }
 
 func TestHeartbeatWhenIdle(t *testing.T) {
@@ -341,6 +348,7 @@ func TestVanishedPeerIsDropped(t *testing.T) {
 	_, ce := events(t, c)
 	requireClose(t, ce, websocket.CloseAbnormalClosure, "")
 	e.waitEnded(1)
+	require.Equal(t, taskbridge.StreamHeartbeatTimeout, e.diag.Closed().Reason)
 
 	// A peer that answers pings is kept past many PongTimeouts.
 	alive := e.dial()
@@ -455,4 +463,32 @@ func TestBadUpgradeRequest(t *testing.T) {
 	case <-time.After(guard):
 		t.Fatal("done was not called")
 	}
+}
+
+// TestAResumeTellsItsReplay: a session that resumes behind its task tells
+// the diagnostics once it has handed over the events the task had, and
+// counts them; a live event is not part of it.
+func TestAResumeTellsItsReplay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ws.Settings{})
+	id := e.runningTask(4)
+	c := e.dial()
+	subscribe(t, c, id, "1")
+	confirmed(t, c, id)
+	for range 3 {
+		f, ce := next(t, c)
+		require.Nil(t, ce)
+		require.NotEmpty(t, f.EventID)
+	}
+	e.add(id, taskbridge.EventCompleted)
+	ids, ce := events(t, c)
+	require.Equal(t, []uint64{5}, ids)
+	requireClose(t, ce, gen.CloseNormalClosure, "")
+	closed := e.diag.Closed()
+	require.True(t, closed.Opened)
+	replayed := e.diag.Replayed()
+	require.Len(t, replayed, 1)
+	require.Equal(t, 3, replayed[0].Events)
+	require.Equal(t, uint64(4), replayed[0].Cursor)
+	require.Equal(t, "websocket", replayed[0].Transport)
 }

@@ -70,9 +70,14 @@ type Settings struct {
 	// authenticates WebSockets with cookies must set it (for example to a
 	// same-origin check) to prevent cross-site WebSocket hijacking.
 	CheckOrigin func(r *http.Request) bool
-	// Diagnostics hears when each session subscribes and why it closed; nil
+	// Diagnostics hears when each session subscribes, has replayed and why
+	// it closed; nil
 	// logs it at debug level on the server's logger.
 	Diagnostics taskbridge.Diagnostics
+	// Metrics hears what Diagnostics hear, each live event's delivery lag
+	// (from its append to the write of its frame) and each heartbeat; nil
+	// counts nothing.
+	Metrics taskbridge.Metrics
 }
 
 // withDefaults returns s with every zero field set to its default.

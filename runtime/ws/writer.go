@@ -219,6 +219,8 @@ type closeReq struct {
 	// cut closes the connection at once, without a close frame: the peer
 	// does not read, so nothing could reach it.
 	cut bool
+	// badFrame says that the peer sent a frame the contract does not allow.
+	badFrame bool
 }
 
 // write is the connection's only writer of data frames: it takes every
@@ -288,12 +290,20 @@ func (ss *session) writeBatch() error {
 	ss.cork.cork()
 	var err error
 	for _, frame := range batch {
-		if err = ss.writeFrame(frame); err != nil {
+		if err = ss.writeFrame(frame.data); err != nil {
 			break
 		}
 	}
 	if ferr := ss.cork.uncork(); err == nil {
 		err = ferr
+	}
+	if err == nil {
+		now := time.Now()
+		for _, frame := range batch {
+			if !frame.appended.IsZero() {
+				ss.cfg.Metrics.EventDelivered("websocket", now.Sub(frame.appended))
+			}
+		}
 	}
 	select {
 	case ss.room <- struct{}{}:

@@ -27,6 +27,25 @@ func Sink(d taskbridge.Diagnostics, log *slog.Logger) taskbridge.Diagnostics {
 
 type logSink struct{ log *slog.Logger }
 
+// With returns a Diagnostics that tells d and then m every event; d alone
+// when m is nil or counts nothing.
+func With(d taskbridge.Diagnostics, m taskbridge.Metrics) taskbridge.Diagnostics {
+	if _, nop := m.(taskbridge.NopMetrics); nop || m == nil {
+		return d
+	}
+	return both{d, m}
+}
+
+type both struct {
+	d taskbridge.Diagnostics
+	m taskbridge.Metrics
+}
+
+func (b both) StreamEvent(e taskbridge.StreamEvent) {
+	b.d.StreamEvent(e)
+	b.m.StreamEvent(e)
+}
+
 // StreamEvent logs e at debug level.
 func (s logSink) StreamEvent(e taskbridge.StreamEvent) {
 	ctx := context.Background()
@@ -39,8 +58,14 @@ func (s logSink) StreamEvent(e taskbridge.StreamEvent) {
 		slog.String("taskId", e.TaskID),
 		slog.String("eventId", taskbridge.FormatEventID(e.Cursor)),
 	}
-	if e.Kind == taskbridge.StreamClosed {
+	switch e.Kind {
+	case taskbridge.StreamReplayed:
+		attrs = append(attrs, slog.Int("events", e.Events), slog.Duration("duration", e.Duration))
+	case taskbridge.StreamClosed:
 		attrs = append(attrs, slog.String("reason", string(e.Reason)), slog.Int("events", e.Events), slog.Duration("duration", e.Duration))
+		if e.Reason == taskbridge.StreamSlowReader {
+			attrs = append(attrs, slog.Uint64("behind", e.Behind))
+		}
 		if e.Err != nil {
 			attrs = append(attrs, slog.Any("err", e.Err))
 		}
@@ -51,9 +76,10 @@ func (s logSink) StreamEvent(e taskbridge.StreamEvent) {
 // Recorder keeps the events it hears, for the transports' tests. It is
 // safe for concurrent use.
 type Recorder struct {
-	closed chan taskbridge.StreamEvent
-	mu     sync.Mutex
-	opened []taskbridge.StreamEvent
+	closed   chan taskbridge.StreamEvent
+	mu       sync.Mutex
+	opened   []taskbridge.StreamEvent
+	replayed []taskbridge.StreamEvent
 }
 
 // NewRecorder returns a Recorder with room for n closes.
@@ -68,8 +94,19 @@ func (r *Recorder) StreamEvent(e taskbridge.StreamEvent) {
 		return
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.Kind == taskbridge.StreamReplayed {
+		r.replayed = append(r.replayed, e)
+		return
+	}
 	r.opened = append(r.opened, e)
-	r.mu.Unlock()
+}
+
+// Replayed returns the replays so far.
+func (r *Recorder) Replayed() []taskbridge.StreamEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]taskbridge.StreamEvent(nil), r.replayed...)
 }
 
 // Closed returns the next close, waiting for it.
