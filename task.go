@@ -89,6 +89,11 @@ type NewTask struct {
 	Fingerprint string
 	// CreatedAt is the creation time.
 	CreatedAt time.Time
+	// TraceParent is the W3C traceparent of the span that created the task
+	// when that request was traced ("" otherwise): an executor continues
+	// the trace from it, so that the task's run and reports belong to the
+	// create's trace. It is kept with the task and never sent to clients.
+	TraceParent string
 }
 
 // Task is a task as a store keeps it.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/adapters/local"
@@ -67,9 +69,20 @@ type Config struct {
 	// the hub, the executor when it is the local one, the background work
 	// and the life of every stream. nil counts nothing.
 	Metrics taskbridge.Metrics
-	// Diagnostics hears every stream open and close (transport, cursor,
-	// reason, duration); nil logs them on Logger at debug level. The SSE
-	// and WebSocket settings may each name their own.
+	// TracerProvider traces the bridge with OpenTelemetry: a server span
+	// per API request named by its operation id (the caller's span, when
+	// TracePropagator finds one in the request, is its parent), the
+	// task's run on the local executor as a child of its create's span
+	// (kept with the task, so another replica continues it), a span per
+	// report and per store append and read. nil traces nothing, at no cost.
+	TracerProvider trace.TracerProvider
+	// TracePropagator reads a caller's trace context from its request's
+	// headers; nil is W3C Trace Context (traceparent).
+	TracePropagator propagation.TextMapPropagator
+	// Diagnostics hears every stream open, replay and close (transport,
+	// cursor, reason, how far behind a slow reader was, duration); nil
+	// logs them on Logger at debug level. The SSE and WebSocket settings
+	// may each name their own.
 	Diagnostics taskbridge.Diagnostics
 	// Probes are the host's own checks for /ready, beside the bridge's
 	// (the store, when it is a taskbridge.ReadinessProbe, and the live
@@ -91,6 +104,9 @@ type Config struct {
 	// Logger logs; nil discards.
 	Logger *slog.Logger
 }
+
+// instrumentation names the bridge's tracer.
+const instrumentation = "github.com/taskbridge-go/taskbridge"
 
 // DefaultShutdownTimeout is the default of Config.ShutdownTimeout.
 const DefaultShutdownTimeout = 10 * time.Second
@@ -249,6 +265,7 @@ type Bridge struct {
 	ws       *ws.Server
 	api      *services.API
 	leases   *services.Leases // nil unless the local executor runs on a LeaseStore
+	tracer   trace.Tracer     // nil: no tracing
 
 	prepared chan struct{} // closed once the store is prepared
 
@@ -299,14 +316,17 @@ func New(cfg Config) (*Bridge, error) {
 		}
 	}
 	b := &Bridge{cfg: cfg, log: cfg.Logger, contract: c, store: cfg.Store, prepared: make(chan struct{}), stop: make(chan struct{})}
-	// The store the bridge's parts use is timed; b.store stays the host's,
-	// which is asked for optional interfaces.
-	observed := services.ObservedStore(cfg.Store, cfg.Metrics)
+	if cfg.TracerProvider != nil {
+		b.tracer = cfg.TracerProvider.Tracer(instrumentation)
+	}
+	// The store the bridge's parts use is timed and traced; b.store stays
+	// the host's, which is asked for optional interfaces.
+	observed := services.ObservedStore(cfg.Store, cfg.Metrics, b.tracer)
 	if _, ok := cfg.Store.(taskbridge.Preparer); !ok {
 		close(b.prepared)
 	}
 	if b.reporter, err = services.NewReporter(services.ReporterConfig{
-		Store: observed, Contract: c.spec, Metrics: cfg.Metrics, Logger: cfg.Logger, MaxEventBytes: cfg.MaxEventBytes,
+		Store: observed, Contract: c.spec, Metrics: cfg.Metrics, Logger: cfg.Logger, MaxEventBytes: cfg.MaxEventBytes, Tracer: b.tracer,
 	}); err != nil {
 		return nil, err
 	}
@@ -334,6 +354,8 @@ func New(cfg Config) (*Bridge, error) {
 		SSE:             b.sse,
 		WebSocket:       b.ws,
 		Metrics:         cfg.Metrics,
+		Tracer:          b.tracer,
+		Propagator:      cfg.TracePropagator,
 		Logger:          cfg.Logger,
 		Routes:          services.Routes{Base: cfg.HTTP.Base, Health: cfg.HTTP.Health, Ready: cfg.HTTP.Ready},
 		MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
@@ -403,7 +425,7 @@ func (b *Bridge) newExecutor() (taskbridge.TaskExecutor, error) {
 			run := t.Run
 			types[i] = local.TaskType{Name: t.Name, Run: func(ctx context.Context, r *local.Run) (json.RawMessage, error) { return run(ctx, r) }}
 		}
-		runner = local.New(local.Config{Reporter: b.reporter, MaxConcurrent: b.cfg.Local.MaxConcurrent, Logger: b.log, Metrics: b.cfg.Metrics}, types...)
+		runner = local.New(local.Config{Reporter: b.reporter, MaxConcurrent: b.cfg.Local.MaxConcurrent, Logger: b.log, Metrics: b.cfg.Metrics, Tracer: b.tracer}, types...)
 		ex = runner
 	}
 	if s, ok := b.store.(taskbridge.SharedStore); !ok || !s.Shared() {

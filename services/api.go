@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
@@ -79,6 +81,12 @@ type Config struct {
 	WebSocket WebSocketStreams
 	// Metrics counts what happens; nil counts nothing.
 	Metrics taskbridge.Metrics
+	// Tracer makes a span of every request (see tracing.go); nil traces
+	// nothing, at no cost.
+	Tracer trace.Tracer
+	// Propagator reads the caller's trace context from a request's
+	// headers; nil is W3C Trace Context (traceparent).
+	Propagator propagation.TextMapPropagator
 	// Logger logs; nil discards.
 	Logger *slog.Logger
 	// Limits are per-subject caps; the zero value caps nothing.
@@ -133,6 +141,9 @@ func New(cfg Config) (*API, error) {
 		cfg.ProbeTimeout = 2 * time.Second
 	}
 	cfg.Metrics = orNop(cfg.Metrics)
+	if cfg.Propagator == nil {
+		cfg.Propagator = propagation.TraceContext{}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -133,6 +133,7 @@ func (a *API) create(ctx context.Context, p taskbridge.Principal, cr createReque
 		Attachments:     cr.Attachments,
 		Fingerprint:     fingerprint(cr.TaskType, input, cr.Attachments),
 		CreatedAt:       a.now(),
+		TraceParent:     TraceParent(ctx),
 	})
 }
 

@@ -91,6 +91,9 @@ func (a *API) Mount(router gen.EchoRouter) {
 	var known []routePattern
 	for id, r := range a.routes {
 		ops[id] = []echo.MiddlewareFunc{a.envelope, a.guard(r)}
+		if a.cfg.Tracer != nil {
+			ops[id] = append([]echo.MiddlewareFunc{a.traced(id)}, ops[id]...)
+		}
 		if p := a.cfg.Routes.Path(r.echoPath); p != Off {
 			known = append(known, routePattern{method: r.route.Method, path: p})
 		}

@@ -10,6 +10,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/taskspec"
@@ -55,6 +58,9 @@ type ReporterConfig struct {
 	// *taskbridge.InvalidInputError, and nothing reaches a reader. 0 is
 	// DefaultMaxEventBytes; negative is no bound.
 	MaxEventBytes int
+	// Tracer makes a span of every report, a child of the span in the
+	// report's context (the executor's run); nil traces nothing.
+	Tracer trace.Tracer
 }
 
 // Reporter is the one reporting API of executors (taskbridge.Reporter): each
@@ -73,6 +79,7 @@ type Reporter struct {
 	retryFor time.Duration
 	maxBytes int
 	schemas  *payloadSchemas
+	tracer   trace.Tracer // nil: no spans
 }
 
 var _ taskbridge.Reporter = (*Reporter)(nil)
@@ -103,6 +110,7 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 	return &Reporter{
 		store: cfg.Store, contract: cfg.Contract, metrics: cfg.Metrics, clock: cfg.Clock,
 		log: orDiscard(cfg.Logger), retryFor: cfg.RetryFor, maxBytes: cfg.MaxEventBytes, schemas: schemas,
+		tracer: cfg.Tracer,
 	}, nil
 }
 
@@ -167,7 +175,12 @@ func (r *Reporter) encode(t taskbridge.EventType, payload any) (json.RawMessage,
 	return b, nil
 }
 
-func (r *Reporter) append(ctx context.Context, taskID string, t taskbridge.EventType, payload any, status taskbridge.TaskStatus, s *taskbridge.Suspension) error {
+func (r *Reporter) append(ctx context.Context, taskID string, t taskbridge.EventType, payload any, status taskbridge.TaskStatus, s *taskbridge.Suspension) (err error) {
+	if r.tracer != nil {
+		var span trace.Span
+		ctx, span = r.tracer.Start(ctx, "report "+string(t), trace.WithAttributes(attribute.String("taskbridge.task.id", taskID)))
+		defer func() { endSpan(span, err) }()
+	}
 	b, err := r.encode(t, payload)
 	if err != nil {
 		return err

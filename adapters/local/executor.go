@@ -9,6 +9,10 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/taskbridge-go/taskbridge"
 )
 
@@ -70,6 +74,11 @@ type Config struct {
 	// Metrics hears how many tasks wait for a slot and how many run
 	// (Metrics.ExecutorLoad) whenever either changes; nil tells nothing.
 	Metrics taskbridge.Metrics
+	// Tracer makes a span of each task's run ("run <task type>", from its
+	// submission to its final report), a child of the span that created
+	// the task (Task.TraceParent); the handler's context and the reports
+	// carry it. nil traces nothing.
+	Tracer trace.Tracer
 }
 
 // Executor is an in-process taskbridge.TaskExecutor: each submitted task
@@ -84,6 +93,7 @@ type Executor struct {
 	types    map[string]TaskType
 	slots    chan struct{} // a token per running handler
 	metrics  taskbridge.Metrics
+	tracer   trace.Tracer // nil: no spans
 
 	loadMu  sync.Mutex // orders what metrics hear of the load
 	waiting int        // guarded by loadMu: tasks waiting for a slot
@@ -138,6 +148,7 @@ func New(cfg Config, types ...TaskType) *Executor {
 		types:     byName,
 		slots:     make(chan struct{}, cfg.MaxConcurrent),
 		metrics:   cfg.Metrics,
+		tracer:    cfg.Tracer,
 		base:      base,
 		stop:      stop,
 		reportCtx: context.WithoutCancel(base),
@@ -168,7 +179,12 @@ func (e *Executor) Submit(_ context.Context, t taskbridge.Task) error {
 		return nil
 	}
 	ctx, cancel := context.WithCancelCause(e.base)
-	r := &Run{e: e, task: t, typ: typ, ctx: ctx, cancel: cancel, waiters: make(map[string]*waiter)}
+	r := &Run{e: e, task: t, typ: typ, ctx: ctx, cancel: cancel, reportCtx: e.reportCtx, span: trace.SpanFromContext(ctx), waiters: make(map[string]*waiter)}
+	if e.tracer != nil {
+		_, r.span = e.tracer.Start(continueTrace(t.TraceParent), "run "+t.Type,
+			trace.WithAttributes(attribute.String("taskbridge.task.id", t.ID), attribute.String("taskbridge.task.type", t.Type)))
+		r.ctx, r.reportCtx = trace.ContextWithSpan(ctx, r.span), trace.ContextWithSpan(e.reportCtx, r.span)
+	}
 	e.runs[t.ID] = r
 	e.wg.Go(func() { e.execute(r) })
 	return nil
@@ -241,6 +257,16 @@ func (e *Executor) Tasks() []string {
 	return ids
 }
 
+// continueTrace is a context whose remote parent span is the one a W3C
+// traceparent names; a context without one for "".
+func continueTrace(traceParent string) context.Context {
+	ctx := context.Background()
+	if traceParent == "" {
+		return ctx
+	}
+	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": traceParent})
+}
+
 // loadChanged moves the count of waiting tasks by waiting and tells the
 // metrics the load, under one lock so that they hear the changes in order.
 func (e *Executor) loadChanged(waiting int) {
@@ -264,6 +290,7 @@ func (e *Executor) execute(r *Run) {
 		delete(e.runs, r.task.ID)
 		e.mu.Unlock()
 		r.cancel(nil)
+		r.span.End()
 	}()
 	if !r.acquireSlot() || r.ctx.Err() != nil {
 		// Cancelled or shut down before it could start: it never starts.
@@ -272,7 +299,7 @@ func (e *Executor) execute(r *Run) {
 		e.reportEnd(r, nil, false, r.ctx.Err())
 		return
 	}
-	if err := e.reporter.Start(e.reportCtx, r.task.ID, ""); err != nil {
+	if err := e.reporter.Start(r.reportCtx, r.task.ID, ""); err != nil {
 		r.releaseSlot()
 		r.finish()
 		if errors.Is(err, taskbridge.ErrTaskEnded) {
@@ -281,7 +308,7 @@ func (e *Executor) execute(r *Run) {
 		}
 		e.log.LogAttrs(e.reportCtx, slog.LevelError, "reporting TASK_STARTED failed; the handler does not run",
 			slog.String("taskId", r.task.ID), slog.Any("err", err))
-		e.report(r.task.ID, "TASK_FAILED", e.reporter.Fail(e.reportCtx, r.task.ID, taskbridge.Failure{
+		e.report(r.task.ID, "TASK_FAILED", e.reporter.Fail(r.reportCtx, r.task.ID, taskbridge.Failure{
 			Code: CodeStartFailed, Message: "the task could not be started", Retryable: true,
 		}))
 		return
@@ -314,13 +341,13 @@ func (e *Executor) reportEnd(r *Run, result json.RawMessage, panicked bool, err 
 	var failure *taskbridge.Failure
 	switch {
 	case r.cancelRequested.Load():
-		e.report(id, "TASK_CANCELLED", e.reporter.Cancelled(e.reportCtx, id))
+		e.report(id, "TASK_CANCELLED", e.reporter.Cancelled(r.reportCtx, id))
 		return
 	case panicked:
 		f = taskbridge.Failure{Code: CodeHandlerPanic, Message: "the task handler panicked"}
 	case err == nil:
-		rerr := e.reporter.Complete(e.reportCtx, id, result)
-		if e.refused(id, rerr) {
+		rerr := e.reporter.Complete(r.reportCtx, id, result)
+		if e.refused(r, rerr) {
 			return
 		}
 		e.report(id, "TASK_COMPLETED", rerr)
@@ -332,8 +359,8 @@ func (e *Executor) reportEnd(r *Run, result json.RawMessage, panicked bool, err 
 	default:
 		f = taskbridge.Failure{Code: CodeHandlerError, Message: err.Error()}
 	}
-	rerr := e.reporter.Fail(e.reportCtx, id, f)
-	if e.refused(id, rerr) {
+	rerr := e.reporter.Fail(r.reportCtx, id, f)
+	if e.refused(r, rerr) {
 		return
 	}
 	e.report(id, "TASK_FAILED", rerr)
@@ -343,17 +370,17 @@ func (e *Executor) reportEnd(r *Run, result json.RawMessage, panicked bool, err 
 // the task fails with CodeInvalidReport instead, so it does not stay
 // running forever (unless the Reporter ended it itself, as it does for a
 // result that breaks its task type's schema).
-func (e *Executor) refused(taskID string, err error) bool {
+func (e *Executor) refused(r *Run, err error) bool {
 	var invalid *taskbridge.InvalidInputError
 	if !errors.As(err, &invalid) {
 		return false
 	}
 	e.log.LogAttrs(e.reportCtx, slog.LevelError, "the reporter refused a task's final report",
-		slog.String("taskId", taskID), slog.Any("err", err))
+		slog.String("taskId", r.task.ID), slog.Any("err", err))
 	if errors.Is(err, taskbridge.ErrTaskEnded) {
 		return true
 	}
-	e.report(taskID, "TASK_FAILED", e.reporter.Fail(e.reportCtx, taskID, taskbridge.Failure{
+	e.report(r.task.ID, "TASK_FAILED", e.reporter.Fail(r.reportCtx, r.task.ID, taskbridge.Failure{
 		Code: CodeInvalidReport, Message: "the task's final report was refused: " + err.Error(),
 	}))
 	return true

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/taskbridge-go/taskbridge"
 )
 
@@ -21,6 +23,10 @@ type Run struct {
 	typ    TaskType
 	ctx    context.Context // the handler's context
 	cancel context.CancelCauseFunc
+	// reportCtx carries the executor's reports of the task (never
+	// cancelled) and, like ctx, the task's run span when tracing.
+	reportCtx context.Context
+	span      trace.Span // the run's span; a non-recording one without a tracer
 
 	cancelRequested atomic.Bool // set by Executor.Cancel
 

@@ -20,7 +20,9 @@
 // It also serves a demo page at / (package web) that starts a scripted task
 // and shows its events live, and Prometheus metrics at /metrics (package
 // prommetrics, with the Go runtime's and the process's; -metrics=false
-// turns them off).
+// turns them off). With OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set it exports OpenTelemetry traces
+// over OTLP/HTTP.
 package main
 
 import (
@@ -181,6 +183,17 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		return err
 	}
 	defer closeStore()
+	tracerProvider, stopTracing, err := tracing(ctx)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
+		defer cancel()
+		if err := stopTracing(stopCtx); err != nil {
+			log.Warn("flushing traces failed", "err", err)
+		}
+	}()
 	var metrics taskbridge.Metrics
 	registry := prometheus.NewRegistry()
 	if o.metrics {
@@ -201,6 +214,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer, r
 		MaxEventBytes:   o.maxEventBytes,
 		ShutdownTimeout: o.drain,
 		Metrics:         metrics,
+		TracerProvider:  tracerProvider,
 		Logger:          log,
 	})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 // taskColumns are the columns scanTask reads, in its order.
 const taskColumns = `id, owner, client_request_id, type, input, metadata, fingerprint,
 	attachment_count, created_at, status, updated_at, ended_at, last_event_id,
-	cancel_requested, cancel_reason`
+	cancel_requested, cancel_reason, trace_parent`
 
 // scanTask reads a row of taskColumns; it says how many attachments the
 // task has, for the caller to load.
@@ -25,7 +25,7 @@ func scanTask(row pgx.Row) (t taskbridge.Task, attachments int, err error) {
 	var fingerprint []byte
 	err = row.Scan(&t.ID, &t.Owner, &t.ClientRequestID, &t.Type, &t.Input, &t.Metadata, &fingerprint,
 		&attachments, &t.CreatedAt, &status, &t.UpdatedAt, &ended, &last,
-		&t.CancelRequested, &t.CancelReason)
+		&t.CancelRequested, &t.CancelReason, &t.TraceParent)
 	t.Status, t.Fingerprint = taskbridge.TaskStatus(status), string(fingerprint)
 	t.CreatedAt, t.UpdatedAt, t.EndedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC(), utc(ended)
 	t.LastEventID = uint64(last)
@@ -76,11 +76,11 @@ func (s *Store) CreateTask(ctx context.Context, t taskbridge.NewTask) (_ taskbri
 func (s *Store) insertTask(ctx context.Context, t taskbridge.NewTask) (created bool, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO tasks (id, owner, client_request_id, type, input, metadata,
-				fingerprint, attachment_count, created_at, status, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)
+				fingerprint, attachment_count, created_at, status, updated_at, trace_parent)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $11)
 			ON CONFLICT (owner, client_request_id) DO NOTHING`,
 			t.ID, t.Owner, t.ClientRequestID, t.Type, t.Input, t.Metadata,
-			[]byte(t.Fingerprint), len(t.Attachments), t.CreatedAt, taskbridge.StatusAccepted)
+			[]byte(t.Fingerprint), len(t.Attachments), t.CreatedAt, taskbridge.StatusAccepted, t.TraceParent)
 		if uniqueViolation(err, "tasks_pkey") {
 			return fmt.Errorf("postgres: task id %q is taken by another request", t.ID)
 		}

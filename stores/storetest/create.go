@@ -31,6 +31,7 @@ func requireNewTask(t *testing.T, spec taskbridge.NewTask, task taskbridge.Task)
 	require.JSONEq(t, string(spec.Input), string(task.Input))
 	require.JSONEq(t, string(spec.Metadata), string(task.Metadata))
 	requireTime(t, spec.CreatedAt, task.CreatedAt, "CreatedAt")
+	require.Equal(t, spec.TraceParent, task.TraceParent)
 	require.Len(t, task.Attachments, len(spec.Attachments))
 	for i, want := range spec.Attachments {
 		got := task.Attachments[i]
@@ -46,6 +47,7 @@ func testCreateRoundTrip(t *testing.T, e *env) {
 	full.Type = "media.transcode"
 	full.Input = json.RawMessage(`{"steps":[{"sleepMs":5},{"progress":{"progress":50}}],"name":"clip \u00e9","n":1.5,"none":null}`)
 	full.Metadata = json.RawMessage(`{"source":"storetest","tags":["a","b"],"nested":{"k":true}}`)
+	full.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	full.Attachments = []taskbridge.Attachment{
 		{Field: "attachments", Name: "raw.bin", ContentType: "application/octet-stream", Data: []byte{0x00, 0x01, 0xff, 0xfe, 0x00, '\n'}},
 		{Field: "attachment", Name: "note.txt", ContentType: "text/plain", Data: []byte("hello, world")},
