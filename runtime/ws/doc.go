@@ -39,15 +39,14 @@
 //
 // # Slow and dead peers
 //
-// Each connection has exactly one writer goroutine, fed through a queue of
-// Settings.SendBuffer frames. It writes every queued frame before it waits
-// again, each under its own Settings.WriteTimeout deadline, and flushes them
-// to the network with one write. The session takes events from the hub only
-// while the queue has room, so a slow peer is served at its own pace (from
-// the hub's cache, or the store once it falls behind) and never holds up the
-// hub or another session. A peer that stops reading is cut without a close
-// frame once a write blocks for WriteTimeout, or once a heartbeat falls due
-// while the queue is still full; it resumes by cursor. A ping goes out every
+// The session's control loop writes a batch of events (at most
+// Settings.BatchSize events or Settings.BatchBytes) with one vectored write
+// before it takes the next, as the SSE stream does, so a slow peer is
+// served at its own pace (from the hub's cache, or the store once it falls
+// behind) and never holds up the hub or another session. A peer that stops
+// reading is cut without a close frame once a write makes no progress for
+// Settings.WriteTimeout (a large frame goes out in pieces, each with its own
+// deadline); it resumes by cursor. A ping goes out every
 // Settings.PingInterval, and a peer from which nothing (not even a pong)
 // arrives for Settings.PongTimeout is dropped.
 //
@@ -60,15 +59,15 @@
 //
 // # Concurrency
 //
-// Server's methods are safe for concurrent use. A session runs three
+// Server's methods are safe for concurrent use. A session runs two
 // goroutines of its own, started by ServeStream, which returns after the
 // upgrade so that the request's goroutine, grown deep by the middleware it
 // went through, and the HTTP server's buffers do not stay with an idle
 // connection: the control loop (a select loop over the hub's wake-up
-// channel, the heartbeat timer, the reader, the writer, the cancellation
-// by Shutdown and the hub's shutdown), a reader and a writer. The control
-// loop decides how the connection ends, hands the close to the writer,
-// waits for the peer's close frame (at most WriteTimeout), closes the
-// connection and waits for both helpers; then the session calls its done
-// callback and Shutdown stops waiting for it.
+// channel, the heartbeat timer, the ping ticker, the reader, the
+// cancellation by Shutdown and the hub's shutdown), which writes every
+// frame, and a reader. The control loop decides how the connection ends,
+// writes the close frame, waits for the peer's (at most WriteTimeout),
+// closes the connection and waits for the reader; then the session calls
+// its done callback and Shutdown stops waiting for it.
 package ws

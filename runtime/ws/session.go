@@ -8,8 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -24,13 +24,12 @@ import (
 // session is one WebSocket connection. Its goroutines:
 //
 //   - the control loop (run, on a goroutine ServeStream starts) owns the
-//     subscription and the follower, decides every frame and how the
-//     connection ends, and waits for the other two before it returns;
+//     subscription and the follower, writes every data frame, ping and
+//     close frame, decides how the connection ends, and waits for the
+//     reader before it returns;
 //   - the reader (read) reads frames, answers pings and moves the read
 //     deadline, and hands data frames to the control loop; it ends when a
-//     read fails, at the latest when run closes the connection;
-//   - the writer (write) is the only writer of data frames; it ends after
-//     the close request run sends it, or at its first failed write.
+//     read fails, at the latest when run closes the connection.
 type session struct {
 	srv  *Server
 	cfg  Settings
@@ -44,15 +43,9 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	// Control loop -> writer.
-	queue   *sendQueue    // text frames to write, bounded by SendBuffer
-	queued  atomic.Int64  // the bytes of the frames in queue, bounded by SendBufferBytes
-	closing chan closeReq // the one close request
-	// Writer -> control loop.
-	room       chan struct{} // the writer took frames from the queue
-	writerDone chan struct{} // closed when the writer ends
-	writeErr   error         // why the writer ended; read after writerDone
-	closeSent  bool          // a close frame was written; read after writerDone
+	// What the control loop learned of its writes, for the end.
+	writeErr  error // the write that failed
+	closeSent bool  // a close frame was written
 
 	// Reader -> control loop.
 	incoming   chan inbound
@@ -67,13 +60,13 @@ type session struct {
 	connID  uint64
 	started time.Time
 	taskID  string // the subscribed task
-	events  int    // events handed to the writer
+	events  int    // events written
 	cursor  uint64 // the last of them
 	// Of the subscription, once it is accepted.
 	opened   bool
 	openedAt time.Time
 	head     uint64 // the task's newest event when it was accepted: the replay's end
-	replayed int    // events handed to the writer up to head
+	replayed int    // events written up to head
 	behind   uint64 // how far the task was past cursor when following ended
 }
 
@@ -89,20 +82,10 @@ func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *cor
 	return &session{
 		srv: s, cfg: s.cfg, log: s.log, p: p, open: open, conn: conn, cork: cork,
 		ctx: ctx, cancel: cancel, connID: diag.NextID(), started: time.Now(),
-		queue:      newSendQueue(),
-		closing:    make(chan closeReq, 1),
-		room:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
 		incoming:   make(chan inbound),
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-}
-
-// enqueue hands the writer a frame; the caller knows the queue has room.
-func (ss *session) enqueue(frame outFrame) {
-	ss.queued.Add(int64(len(frame.data)))
-	ss.queue.push(frame)
 }
 
 // run serves the session and returns when its goroutines have ended.
@@ -110,19 +93,20 @@ func (ss *session) run() {
 	defer ss.cancel(nil)
 	ss.conn.SetReadLimit(ss.cfg.hardReadLimit())
 	go ss.read()
-	go ss.write()
 	ss.finish(ss.serve())
 }
 
-// finish ends the connection as c says and waits for the reader and the
-// writer.
+// finish ends the connection as c says and waits for the reader.
 func (ss *session) finish(c closeReq) {
 	close(ss.done)
-	if c.cut {
-		_ = ss.conn.Close()
+	if c.code != 0 && ss.writeErr == nil {
+		msg := websocket.FormatCloseMessage(c.code, c.reason)
+		if err := ss.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+			ss.writeErr = err
+		} else {
+			ss.closeSent = true
+		}
 	}
-	ss.closing <- c
-	<-ss.writerDone
 	if ss.closeSent {
 		// Wait for the peer's close frame, so that the connection is not
 		// reset under a close frame the peer has yet to read.
@@ -163,8 +147,6 @@ func (ss *session) why(c closeReq) (taskbridge.StreamReason, error) {
 		return taskbridge.StreamRefused, errors.New(c.reason)
 	case c.code == gen.CloseInternalError:
 		return taskbridge.StreamFailed, errors.New(c.reason)
-	case c.cut:
-		return taskbridge.StreamSlowReader, errors.New(c.reason)
 	case errors.As(ss.writeErr, &ne) && ne.Timeout():
 		return taskbridge.StreamSlowReader, ss.writeErr
 	case errors.Is(ss.readErr, websocket.ErrReadLimit):
@@ -187,7 +169,7 @@ func (ss *session) logEnd(c closeReq) {
 	switch {
 	case c.code == gen.CloseInternalError:
 		level = slog.LevelError
-	case c.cut, errors.As(ss.writeErr, &ne) && ne.Timeout():
+	case errors.As(ss.writeErr, &ne) && ne.Timeout():
 		level = slog.LevelWarn // a peer that does not read
 	default:
 		return
@@ -203,9 +185,6 @@ func (ss *session) logEnd(c closeReq) {
 		slog.String("subject", ss.p.Subject),
 		slog.Int("code", c.code),
 		slog.String("reason", c.reason),
-	}
-	if c.cut {
-		attrs = append(attrs, slog.Bool("cut", true))
 	}
 	if ss.readErr != nil && !websocket.IsCloseError(ss.readErr, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
 		attrs = append(attrs, slog.String("read", ss.readErr.Error()))
@@ -286,8 +265,6 @@ func (ss *session) serve() closeReq {
 		return policy(gen.ErrorCodeInvalidRequest, "no subscribe frame in time")
 	case <-ss.readerDone:
 		return closeReq{}
-	case <-ss.writerDone:
-		return closeReq{}
 	case <-ss.ctx.Done():
 		return goingAway()
 	case <-ss.srv.hub.Done():
@@ -354,7 +331,8 @@ func decode(m inbound, limit int) (gen.SubscribeFrame, closeReq, bool) {
 }
 
 // follow sends the confirmation, then the task's events after the cursor as
-// they come, paced by the room in the queue, until the terminal event.
+// they come, each batch written before the next is taken, until the
+// terminal event.
 func (ss *session) follow(sub subscription) closeReq {
 	f := ss.srv.hub.Follow(sub.task.ID, sub.cursor)
 	defer f.Close()
@@ -368,7 +346,9 @@ func (ss *session) follow(sub subscription) closeReq {
 		after := taskbridge.FormatEventID(sub.cursor)
 		confirm.ReplayStartedAfterEventId = &after
 	}
-	ss.enqueue(outFrame{data: mustJSON(confirm)}) // the queue is empty and has room for one
+	if err := ss.send(mustJSON(confirm)); err != nil {
+		return ss.writeFailed(err)
+	}
 	opened := ss.event(taskbridge.StreamOpened)
 	opened.Cursor, ss.cursor = sub.cursor, sub.cursor
 	ss.cfg.Diagnostics.StreamEvent(opened)
@@ -381,49 +361,46 @@ func (ss *session) follow(sub subscription) closeReq {
 
 	hb := time.NewTimer(ss.cfg.HeartbeatInterval)
 	defer hb.Stop()
+	ping := time.NewTicker(ss.cfg.PingInterval)
+	defer ping.Stop()
 	hubDone := ss.srv.hub.Done()
 	for {
-		var wait, room <-chan struct{}
-		free, freeBytes := ss.cfg.SendBuffer-ss.queue.len(), ss.cfg.SendBufferBytes-int(ss.queued.Load())
-		if free == 0 || freeBytes <= 0 {
-			room = ss.room
-		} else {
-			events, changed, err := f.Next(ss.ctx, min(ss.cfg.BatchSize, free), freeBytes)
-			if err != nil {
-				return ss.failed(err)
+		events, wait, err := f.Next(ss.ctx, ss.cfg.BatchSize, ss.cfg.BatchBytes)
+		if err != nil {
+			return ss.failed(err)
+		}
+		if len(events) > 0 {
+			if err := ss.sendEvents(events); err != nil {
+				return ss.writeFailed(err)
 			}
-			for _, ev := range events {
-				ss.enqueue(ss.frameOf(ev)) // there was room: only this loop adds frames
-				ss.events, ss.cursor = ss.events+1, ev.ID
-				if ev.Type.IsTerminal() {
-					return ended()
-				}
+			if events[len(events)-1].Type.IsTerminal() {
+				return ended()
 			}
-			wait = changed
-			if len(events) > 0 {
-				hb.Reset(ss.cfg.HeartbeatInterval)
-				wait = ready
-			}
+			hb.Reset(ss.cfg.HeartbeatInterval)
+			// Let every other connection write before this one writes
+			// again: under load, a session that went straight back for
+			// more would keep finding some while those behind it wait.
+			runtime.Gosched()
+			wait = ready // and take the next batch, unless a case below is due
 		}
 		select {
 		case <-wait:
-		case <-room:
 		case <-hb.C:
-			if ss.queue.len() >= ss.cfg.SendBuffer {
-				// The writer took nothing for a whole heartbeat interval.
-				return closeReq{cut: true, reason: "send queue full"}
+			if err := ss.send(heartbeat); err != nil {
+				return ss.writeFailed(err)
 			}
-			ss.enqueue(outFrame{data: heartbeat})
 			ss.cfg.Metrics.HeartbeatSent("websocket")
 			hb.Reset(ss.cfg.HeartbeatInterval)
+		case <-ping.C:
+			if err := ss.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+				return ss.writeFailed(err)
+			}
 		case m := <-ss.incoming:
 			if _, c, ok := decode(m, ss.cfg.ReadLimit); !ok {
 				return c
 			}
 			return badFrame("already subscribed; one subscription per connection")
 		case <-ss.readerDone:
-			return closeReq{}
-		case <-ss.writerDone:
 			return closeReq{}
 		case <-ss.ctx.Done():
 			return goingAway()
@@ -433,19 +410,55 @@ func (ss *session) follow(sub subscription) closeReq {
 	}
 }
 
-// frameOf is the frame of an event; a replayed one is counted, and when it
-// is the last of the replay, the diagnostics hear that the replay ended.
-func (ss *session) frameOf(ev *hub.Event) outFrame {
-	if ev.ID > ss.head {
-		return outFrame{data: ev.JSON, appended: ev.CreatedAt}
+// writeFailed ends a session whose write failed: without a close frame,
+// which could not reach the peer either.
+func (ss *session) writeFailed(err error) closeReq {
+	ss.writeErr = err
+	return closeReq{}
+}
+
+// sendEvents writes a batch of events, tells the metrics the delivery lag
+// of the live ones, and the diagnostics the end of the replay.
+func (ss *session) sendEvents(events []*hub.Event) error {
+	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+		return err
 	}
-	ss.replayed++
-	if ev.ID == ss.head {
-		r := ss.event(taskbridge.StreamReplayed)
-		r.Cursor, r.Events, r.Duration = ev.ID, ss.replayed, time.Since(ss.openedAt)
-		ss.cfg.Diagnostics.StreamEvent(r)
+	ss.cork.cork()
+	var err error
+	for _, ev := range events {
+		if err = ss.cork.writeText(ev.JSON); err != nil {
+			break
+		}
 	}
-	return outFrame{data: ev.JSON}
+	if ferr := ss.cork.uncork(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, ev := range events {
+		ss.events, ss.cursor = ss.events+1, ev.ID
+		if ev.ID > ss.head {
+			ss.cfg.Metrics.EventDelivered("websocket", now.Sub(ev.CreatedAt))
+			continue
+		}
+		ss.replayed++
+		if ev.ID == ss.head {
+			r := ss.event(taskbridge.StreamReplayed)
+			r.Cursor, r.Events, r.Duration = ev.ID, ss.replayed, time.Since(ss.openedAt)
+			ss.cfg.Diagnostics.StreamEvent(r)
+		}
+	}
+	return nil
+}
+
+// send writes one text frame.
+func (ss *session) send(frame []byte) error {
+	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	return ss.cork.writeText(frame)
 }
 
 // failed maps an error of open or of the hub to a close.
@@ -465,9 +478,9 @@ func (ss *session) failed(err error) closeReq {
 	return closeReq{code: gen.CloseInternalError, reason: reasonOf(gen.ErrorCodeInternalError, "the task's events could not be read; resume later")}
 }
 
-// ended is the close after the terminal event: every queued frame first.
+// ended is the close after the terminal event.
 func ended() closeReq {
-	return closeReq{code: gen.CloseNormalClosure, reason: "task ended", drain: true}
+	return closeReq{code: gen.CloseNormalClosure, reason: "task ended"}
 }
 
 const reasonShutdown = "server shutting down; resume elsewhere with the last eventId"

@@ -99,7 +99,7 @@ func TestCursorAtTheTerminalEvent(t *testing.T) {
 // event.
 func TestReplayOfAnEndedTaskIsWhole(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ws.Settings{SendBuffer: 64, BatchSize: 64})
+	e := newEnv(t, ws.Settings{BatchSize: 64})
 	const n = 3000
 	id := e.runningTask(n - 1)
 	e.add(id, taskbridge.EventCompleted)
@@ -293,7 +293,7 @@ func TestHeartbeatWhenIdle(t *testing.T) {
 // every event meanwhile, and then the terminal event.
 func TestPeerThatStopsReadingIsCut(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ws.Settings{SendBuffer: 4, WriteTimeout: 2 * time.Second}, func(s *httptest.Server) {
+	e := newEnv(t, ws.Settings{BatchSize: 4, WriteTimeout: 2 * time.Second}, func(s *httptest.Server) {
 		// Small socket buffers, so that a peer that does not read blocks
 		// the server's writes soon.
 		s.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {

@@ -16,8 +16,7 @@ const (
 	DefaultSubscribeTimeout  = 10 * time.Second
 	DefaultReadLimit         = 4 << 10
 	DefaultBatchSize         = 256
-	DefaultSendBuffer        = 256
-	DefaultSendBufferBytes   = 1 << 20
+	DefaultBatchBytes        = 1 << 20
 )
 
 // Settings tune a Server. A zero field means its documented default, so the
@@ -50,19 +49,13 @@ type Settings struct {
 	ReadLimit int
 	// BatchSize bounds the events taken from the hub at once. Default 256.
 	BatchSize int
-	// SendBuffer bounds the frames queued for the connection's writer. The
-	// session takes events from the hub only while the queue has room, so a
-	// slow peer is served at its own pace without holding anyone up; a peer
-	// that takes nothing for a whole HeartbeatInterval while the queue is
-	// full, or that blocks a write for WriteTimeout, is cut and resumes by
-	// cursor. Each slot costs a connection 24 bytes from the start.
-	// Default 256.
-	SendBuffer int
-	// SendBufferBytes bounds the bytes of the frames queued, as SendBuffer
-	// bounds their number (the queue takes one frame however large), so
-	// that a slow peer of a task with large events holds a bounded share
-	// of memory. Default 1 MiB.
-	SendBufferBytes int
+	// BatchBytes bounds the bytes of the events written at once (a batch
+	// holds at least one event), so that a slow peer of a task with large
+	// events holds a bounded share of memory. Default 1 MiB. A batch is
+	// written before the next is taken, so a slow peer is served at its
+	// own pace without holding anyone up; one whose write makes no
+	// progress for WriteTimeout is cut and resumes by cursor.
+	BatchBytes int
 	// CheckOrigin decides whether to accept an upgrade request from a
 	// browser page on another origin. Nil accepts every origin: the TaskBridge
 	// clients authenticate with a bearer token or an access_token parameter,
@@ -98,11 +91,8 @@ func (s Settings) withDefaults() Settings {
 	if s.BatchSize <= 0 {
 		s.BatchSize = DefaultBatchSize
 	}
-	if s.SendBuffer <= 0 {
-		s.SendBuffer = DefaultSendBuffer
-	}
-	if s.SendBufferBytes <= 0 {
-		s.SendBufferBytes = DefaultSendBufferBytes
+	if s.BatchBytes <= 0 {
+		s.BatchBytes = DefaultBatchBytes
 	}
 	if s.CheckOrigin == nil {
 		s.CheckOrigin = func(*http.Request) bool { return true }

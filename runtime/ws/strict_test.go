@@ -60,7 +60,7 @@ type clientReport struct {
 func TestFramesPassAStrictParser(t *testing.T) {
 	t.Parallel()
 	node, script := strictClient(t)
-	e := newEnv(t, ws.Settings{PingInterval: time.Millisecond, SendBuffer: 64, BatchSize: 64})
+	e := newEnv(t, ws.Settings{PingInterval: time.Millisecond, BatchSize: 64})
 	id := e.newTask("alice")
 	ctx := t.Context()
 	// Payload sizes of the message text; the envelope adds about 120 bytes,

@@ -6,11 +6,8 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"runtime"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/taskbridge-go/taskbridge/runtime/gather"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
@@ -207,116 +204,12 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.conn, brw, nil
 }
 
-// closeReq is how the session ends the connection; it is handed to the
-// writer once.
+// closeReq is how the session ends the connection.
 type closeReq struct {
 	// code is the close code to send; 0 sends no close frame.
 	code int
 	// reason is the close frame's reason, at most 123 bytes.
 	reason string
-	// drain writes every queued frame before the close frame.
-	drain bool
-	// cut closes the connection at once, without a close frame: the peer
-	// does not read, so nothing could reach it.
-	cut bool
 	// badFrame says that the peer sent a frame the contract does not allow.
 	badFrame bool
-}
-
-// write is the connection's only writer of data frames: it takes every
-// frame queued at each wake-up and writes them under one flush, pings the
-// peer, and finally writes the close frame the session asks for. It ends
-// after the close request or at the first failed write. When a whole ping
-// interval passed without a frame, it lets the queue drop its arrays.
-func (ss *session) write() {
-	defer close(ss.writerDone)
-	ping := time.NewTicker(ss.cfg.PingInterval)
-	defer ping.Stop()
-	wrote := false // since the last ping
-	for {
-		select {
-		case <-ss.queue.ready:
-			if err := ss.writeBatch(); err != nil {
-				ss.writeErr = err
-				return
-			}
-			wrote = true
-			// Let every other connection write before this one writes
-			// again: under load, a writer that went straight back for more
-			// would keep finding some while those behind it wait.
-			runtime.Gosched()
-		case <-ping.C:
-			if !wrote {
-				ss.queue.release()
-			}
-			wrote = false
-			if err := ss.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
-				ss.writeErr = err
-				return
-			}
-		case c := <-ss.closing:
-			if c.drain {
-				if err := ss.writeBatch(); err != nil {
-					ss.writeErr = err
-					return
-				}
-			}
-			if c.code != 0 {
-				msg := websocket.FormatCloseMessage(c.code, c.reason)
-				if err := ss.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
-					ss.writeErr = err
-					return
-				}
-				ss.closeSent = true
-			}
-			return
-		}
-	}
-}
-
-// writeBatch writes every frame queued and flushes them together; then it
-// tells the session there is room.
-func (ss *session) writeBatch() error {
-	batch := ss.queue.take()
-	if len(batch) == 0 {
-		return nil
-	}
-	defer ss.queue.done(batch)
-	// One deadline for the batch: it is written when uncorked, or in
-	// pieces that move it on.
-	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
-		return err
-	}
-	ss.cork.cork()
-	var err error
-	for _, frame := range batch {
-		if err = ss.writeFrame(frame.data); err != nil {
-			break
-		}
-	}
-	if ferr := ss.cork.uncork(); err == nil {
-		err = ferr
-	}
-	if err == nil {
-		now := time.Now()
-		for _, frame := range batch {
-			if !frame.appended.IsZero() {
-				ss.cfg.Metrics.EventDelivered("websocket", now.Sub(frame.appended))
-			}
-		}
-	}
-	select {
-	case ss.room <- struct{}{}:
-	default:
-	}
-	return err
-}
-
-// writeFrame writes one text message. The frame is built here rather than
-// by the WebSocket library, which would cost a writer, a flush and a lock
-// per frame; the library still writes the control frames, each with one
-// Write, so frames never interleave.
-func (ss *session) writeFrame(frame []byte) error {
-	defer ss.queued.Add(-int64(len(frame)))
-	return ss.cork.writeText(frame)
 }
