@@ -36,8 +36,8 @@ load() {
   taskset -c 1 "$out/load" -url "$url" -server-pid "$pid" "$@" || true
 }
 
-# fresh_host: a host process of its own for each scenario, so that memory
-# an earlier run left in the heap does not hide what this one takes.
+# fresh_host: a host process of its own for each run, so that memory an
+# earlier run left in the heap does not hide what this one takes.
 fresh_host() {
   if [ -f "$out/host.pid" ]; then kill "$(cat "$out/host.pid")"; wait "$(cat "$out/host.pid")" 2>/dev/null || true; fi
   # Enough executor slots that every task of a run ticks at once.
@@ -51,37 +51,41 @@ bare=$(cat "$out/fanout.pid")
 H=http://127.0.0.1:8080 B=http://127.0.0.1:8090
 
 run() {
-  fresh_host
   case $1 in
   fanout1000) # one task, 1,000 subscribers, 400 events/s; the bare server right before
     for t in sse ws; do
       load "bare/$t" $B "$bare" -transport $t -subscribers 1000 -rate 400 -duration 10s
+      fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 1000 -rate 400 -duration 10s
     done ;;
   fanout5000) # one task, 5,000 subscribers, 100 events/s
     for t in sse ws; do
+      fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 5000 -rate 100 -duration 10s
     done ;;
   tasks1000) # 1,000 tasks with one subscriber each, 1,000 events/s in all
     for t in sse ws poll; do
+      fresh_host
       load "host/$t" $H "$host" -transport $t -tasks 1000 -rate 1000 -duration 10s
     done ;;
   overload1000) # one task, 1,000 subscribers, 1,000 events/s offered; the bare server right before
     for t in sse ws; do
       load "bare/$t" $B "$bare" -transport $t -subscribers 1000 -rate 1000 -duration 10s
+      fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 1000 -rate 1000 -duration 10s
     done ;;
   overload5000) # one task, 5,000 subscribers, 1,000 events/s offered
     for t in sse ws; do
       load "bare/$t" $B "$bare" -transport $t -subscribers 5000 -rate 1000 -duration 10s -timeout 2m
+      fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 5000 -rate 1000 -duration 10s -timeout 2m
     done ;;
-  idle5000) # memory per idle subscriber, each transport on a host of its own
+  idle5000) # memory per idle subscriber
     for t in sse ws; do
       fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 5000 -idle -hold 10s
     done ;;
-  idle10000) # 10,000 idle subscribers held, each transport on a host of its own
+  idle10000) # 10,000 idle subscribers held
     for t in sse ws; do
       fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 10000 -idle -hold 30s -timeout 2m
