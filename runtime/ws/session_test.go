@@ -320,7 +320,9 @@ func TestPeerThatStopsReadingIsCut(t *testing.T) {
 	}
 
 	e.waitEnded(1) // the stuck session; the other one is still open
-	require.Equal(t, taskbridge.StreamSlowReader, e.diag.Closed().Reason)
+	stuckEnd := e.diag.Closed()
+	require.Equal(t, taskbridge.StreamSlowReader, stuckEnd.Reason)
+	require.Positive(t, stuckEnd.Behind, "a slow reader's close tells how far behind it was")
 	e.add(id, taskbridge.EventCompleted)
 	ids, ce := events(t, c)
 	require.Equal(t, []uint64{n + 1}, ids)
