@@ -61,6 +61,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/track"
 )
 
 // Defaults of Settings.
@@ -118,10 +119,7 @@ type Server struct {
 	settings Settings
 	log      *slog.Logger
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{} // guarded by mu: the connections taken over
-	closed bool                  // guarded by mu; set by Shutdown
-	wg     sync.WaitGroup        // one per connection taken over
+	conns track.Set[net.Conn] // the connections taken over
 }
 
 // New returns a Server; a nil logger discards.
@@ -134,7 +132,7 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 		s.Metrics = taskbridge.NopMetrics{}
 	}
 	s.Diagnostics = diag.With(diag.Sink(s.Diagnostics, logger), s.Metrics)
-	return &Server{hub: h, settings: s, log: logger, conns: map[net.Conn]struct{}{}}
+	return &Server{hub: h, settings: s, log: logger}
 }
 
 // SSE returns the stream of the task's events strictly after the cursor,
@@ -208,13 +206,13 @@ func takeOver(w http.ResponseWriter, r *http.Request) (net.Conn, []byte) {
 // stream then holds little more than its socket. A second goroutine waits
 // for the client to hang up. Shutdown waits for both.
 func (s *Server) detach(ctx context.Context, st *stream, conn net.Conn, head []byte) {
-	if !s.register(conn) {
+	if !s.conns.Add(conn) {
 		_ = conn.Close() // shut down: the client resumes elsewhere
 		st.done()
 		return
 	}
 	go func() {
-		defer s.unregister(conn)
+		defer s.conns.Remove(conn)
 		defer st.done()
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -245,24 +243,6 @@ func awaitHangUp(conn net.Conn) {
 	}
 }
 
-func (s *Server) register(conn net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[conn] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) unregister(conn net.Conn) {
-	s.mu.Lock()
-	delete(s.conns, conn)
-	s.mu.Unlock()
-	s.wg.Done()
-}
-
 // Shutdown waits until the streams it took the connections of have ended,
 // or until ctx ends: then it closes their connections at once and returns
 // ctx's error. The streams end when the hub closes, so a host closes the
@@ -270,26 +250,7 @@ func (s *Server) unregister(conn net.Conn) {
 // at once. Streams served on their request's goroutine (HTTP/2) are the
 // HTTP server's to wait for. Shutdown is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		// Ends with the last stream, which the forced close below bounds.
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for conn := range s.conns {
-			_ = conn.Close()
-		}
-		s.mu.Unlock()
-		return ctx.Err()
-	}
+	return s.conns.Shutdown(ctx, nil, func(conn net.Conn) { _ = conn.Close() })
 }
 
 // run follows the task and writes its stream until it ends, telling the

@@ -15,6 +15,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/track"
 )
 
 // Server serves WebSocket task streams over a hub. Create it with New; its
@@ -25,10 +26,7 @@ type Server struct {
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 
-	mu       sync.Mutex
-	sessions map[*session]struct{} // guarded by mu
-	closed   bool                  // guarded by mu; set by Shutdown
-	wg       sync.WaitGroup        // one per registered session
+	sessions track.Set[*session]
 }
 
 // writeBuffers lends the WebSocket library its write buffer for the length
@@ -63,7 +61,6 @@ func New(h *hub.Hub, s Settings, logger *slog.Logger) *Server {
 			ReadBufferSize:   readBufferSize,
 			WriteBufferPool:  &writeBuffers,
 		},
-		sessions: map[*session]struct{}{},
 	}
 }
 
@@ -107,7 +104,7 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("ws: upgrade: %w", err)
 	}
 	ss := s.newSession(context.WithoutCancel(r.Context()), conn, hj.conn, st.p, st.open)
-	if !s.register(ss) {
+	if !s.sessions.Add(ss) {
 		// Shut down: tell the client to resume elsewhere.
 		msg := websocket.FormatCloseMessage(gen.CloseGoingAway, reasonShutdown)
 		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.cfg.WriteTimeout))
@@ -117,7 +114,7 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	go func() {
-		defer s.unregister(ss)
+		defer s.sessions.Remove(ss)
 		defer st.done()
 		ss.run()
 	}()
@@ -127,25 +124,6 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 // errShutdown is the cause with which Shutdown cancels a session.
 var errShutdown = errors.New("ws: server shutting down")
 
-// register adds a session unless the server is shut down.
-func (s *Server) register(ss *session) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.sessions[ss] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) unregister(ss *session) {
-	s.mu.Lock()
-	delete(s.sessions, ss)
-	s.mu.Unlock()
-	s.wg.Done()
-}
-
 // Shutdown closes every open session with 1001 (going away) and waits until
 // their goroutines have ended, or until ctx ends: then it closes the
 // remaining connections at once and returns ctx's error. A connection that
@@ -154,27 +132,7 @@ func (s *Server) unregister(ss *session) {
 // wait for hijacked connections, so a host calls both (for example through
 // http.Server.RegisterOnShutdown).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	for ss := range s.sessions {
-		ss.cancel(errShutdown)
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		// Ends with the last session, which the forced close below bounds.
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for ss := range s.sessions {
-			_ = ss.conn.Close()
-		}
-		s.mu.Unlock()
-		return ctx.Err()
-	}
+	return s.sessions.Shutdown(ctx,
+		func(ss *session) { ss.cancel(errShutdown) },
+		func(ss *session) { _ = ss.conn.Close() })
 }
