@@ -154,9 +154,7 @@ type stream struct {
 	head    uint64 // the task's newest event when the stream was asked for: the replay's end
 	done    func()
 
-	// Of the serving goroutine.
-	opened   time.Time
-	replayed int // events written up to head
+	replay diag.Replay // of the serving goroutine
 }
 
 // ServeStream writes the stream, or hands it to a goroutine of its own
@@ -261,9 +259,10 @@ func (st *stream) run(ctx context.Context, out *writer) {
 	defer f.Close()
 	e := taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: diag.NextID(), TaskID: st.taskID, Subject: st.subject, Cursor: st.after}
 	s.settings.Diagnostics.StreamEvent(e)
-	st.opened = time.Now()
+	opened := time.Now()
+	st.replay = diag.NewReplay(st.head, s.settings.Metrics, s.settings.Diagnostics)
 	defer func() {
-		e.Kind, e.Duration = taskbridge.StreamClosed, time.Since(st.opened)
+		e.Kind, e.Duration = taskbridge.StreamClosed, time.Since(opened)
 		s.settings.Diagnostics.StreamEvent(e)
 	}()
 	e.Reason, e.Err = st.serve(ctx, f, out, &e)
@@ -323,26 +322,11 @@ func (st *stream) serve(ctx context.Context, f *hub.Follower, out *writer, e *ta
 	}
 }
 
-// written counts into e the events just written, tells the metrics the
-// delivery lag of the live ones and the diagnostics the end of the replay.
+// written counts into e the events just written and tells the replay.
 func (st *stream) written(events []*hub.Event, e *taskbridge.StreamEvent) {
-	s := st.server
-	replaying := e.Cursor < st.head
-	now := time.Now()
-	for _, ev := range events {
-		if ev.ID > st.head {
-			s.settings.Metrics.EventDelivered("sse", now.Sub(ev.CreatedAt))
-		} else {
-			st.replayed++
-		}
-	}
+	st.replay.Written(events, *e)
 	e.Events += len(events)
 	e.Cursor = events[len(events)-1].ID
-	if replaying && e.Cursor >= st.head {
-		r := *e
-		r.Kind, r.Events, r.Duration = taskbridge.StreamReplayed, st.replayed, time.Since(st.opened)
-		s.settings.Diagnostics.StreamEvent(r)
-	}
 }
 
 // writeFailed tells a client that stopped reading (the write deadline

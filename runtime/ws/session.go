@@ -63,11 +63,9 @@ type session struct {
 	events  int    // events written
 	cursor  uint64 // the last of them
 	// Of the subscription, once it is accepted.
-	opened   bool
-	openedAt time.Time
-	head     uint64 // the task's newest event when it was accepted: the replay's end
-	replayed int    // events written up to head
-	behind   uint64 // how far the task was past cursor when following ended
+	opened bool
+	replay diag.Replay
+	behind uint64 // how far the task was past cursor when following ended
 }
 
 // inbound is a data frame the reader received.
@@ -352,7 +350,7 @@ func (ss *session) follow(sub subscription) closeReq {
 	opened := ss.event(taskbridge.StreamOpened)
 	opened.Cursor, ss.cursor = sub.cursor, sub.cursor
 	ss.cfg.Diagnostics.StreamEvent(opened)
-	ss.opened, ss.head, ss.openedAt = true, sub.task.LastEventID, time.Now()
+	ss.opened, ss.replay = true, diag.NewReplay(sub.task.LastEventID, ss.cfg.Metrics, ss.cfg.Diagnostics)
 	defer func() { ss.behind = f.Behind() }()
 	if sub.task.Status.IsTerminal() && sub.cursor == sub.task.LastEventID {
 		return ended()
@@ -436,20 +434,8 @@ func (ss *session) sendEvents(events []*hub.Event) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	for _, ev := range events {
-		ss.events, ss.cursor = ss.events+1, ev.ID
-		if ev.ID > ss.head {
-			ss.cfg.Metrics.EventDelivered("websocket", now.Sub(ev.CreatedAt))
-			continue
-		}
-		ss.replayed++
-		if ev.ID == ss.head {
-			r := ss.event(taskbridge.StreamReplayed)
-			r.Cursor, r.Events, r.Duration = ev.ID, ss.replayed, time.Since(ss.openedAt)
-			ss.cfg.Diagnostics.StreamEvent(r)
-		}
-	}
+	ss.replay.Written(events, ss.event(taskbridge.StreamReplayed))
+	ss.events, ss.cursor = ss.events+len(events), events[len(events)-1].ID
 	return nil
 }
 

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/runtime/hub"
 )
 
 var lastID atomic.Uint64
@@ -117,4 +119,39 @@ func (r *Recorder) Opened() []taskbridge.StreamEvent {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]taskbridge.StreamEvent(nil), r.opened...)
+}
+
+// Replay tells the live events from the replayed ones among those a stream
+// writes: the delivery lag of each live one goes to the metrics, and the
+// diagnostics hear once that the replay of the history its task had when
+// the stream opened is over.
+type Replay struct {
+	head     uint64 // the task's newest event when the stream opened
+	opened   time.Time
+	replayed int
+	metrics  taskbridge.Metrics
+	sink     taskbridge.Diagnostics
+}
+
+// NewReplay starts the replay of a stream that opens now on a task whose
+// newest event is head.
+func NewReplay(head uint64, m taskbridge.Metrics, d taskbridge.Diagnostics) Replay {
+	return Replay{head: head, opened: time.Now(), metrics: m, sink: d}
+}
+
+// Written tells of events the stream e describes has just written, in
+// order.
+func (r *Replay) Written(events []*hub.Event, e taskbridge.StreamEvent) {
+	now := time.Now()
+	for _, ev := range events {
+		if ev.ID > r.head {
+			r.metrics.EventDelivered(e.Transport, now.Sub(ev.CreatedAt))
+			continue
+		}
+		r.replayed++
+		if ev.ID == r.head {
+			e.Kind, e.Cursor, e.Events, e.Duration = taskbridge.StreamReplayed, ev.ID, r.replayed, now.Sub(r.opened)
+			r.sink.StreamEvent(e)
+		}
+	}
 }
