@@ -246,6 +246,23 @@ func TestRunPreparesTheStoreWithBackoff(t *testing.T) {
 	})
 }
 
+// runBridge makes a bridge of cfg, serves it on a test server and runs it
+// until it is live; ran receives what Run returns. The caller shuts it
+// down.
+func runBridge(t *testing.T, cfg Config) (*Bridge, *httptest.Server, <-chan error) {
+	t.Helper()
+	b, err := New(cfg)
+	require.NoError(t, err)
+	e := echo.New()
+	b.Mount(e)
+	server := httptest.NewServer(e)
+	t.Cleanup(server.Close)
+	ran := make(chan error, 1)
+	go func() { ran <- b.Run(context.Background()) }()
+	<-b.Live()
+	return b, server, ran
+}
+
 // diagnostics keeps the streams' events.
 type diagnostics chan taskbridge.StreamEvent
 
@@ -256,15 +273,7 @@ func TestShutdownEndsStreamsAndRefusesCreates(t *testing.T) {
 	cfg := testConfig()
 	diag := make(diagnostics, 16)
 	cfg.Diagnostics = diag
-	b, err := New(cfg)
-	require.NoError(t, err)
-	e := echo.New()
-	b.Mount(e)
-	server := httptest.NewServer(e)
-	t.Cleanup(server.Close)
-	ran := make(chan error, 1)
-	go func() { ran <- b.Run(context.Background()) }()
-	<-b.Live()
+	b, server, ran := runBridge(t, cfg)
 
 	post := func() (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, server.URL+"/api/v1/tasks", strings.NewReader(`{"clientRequestId":"`+time.Now().String()+`","taskType":"wait"}`))

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -39,19 +37,11 @@ func TestATaskIsOneTrace(t *testing.T) {
 		return json.RawMessage(`{}`), nil
 	}})
 	cfg.TracerProvider = provider
-	b, err := New(cfg)
-	require.NoError(t, err)
-	e := echo.New()
-	b.Mount(e)
-	server := httptest.NewServer(e)
-	t.Cleanup(server.Close)
-	ran := make(chan error, 1)
-	go func() { ran <- b.Run(context.Background()) }()
+	b, server, ran := runBridge(t, cfg)
 	t.Cleanup(func() {
 		require.NoError(t, b.Shutdown(context.Background()))
 		require.NoError(t, <-ran)
 	})
-	<-b.Live()
 
 	// The caller's own span, sent as a W3C traceparent.
 	callerTrace := trace.NewSpanContext(trace.SpanContextConfig{
