@@ -112,8 +112,8 @@ func TestCheckFailsWhenASchemaChangesWithoutRegenerating(t *testing.T) {
 	code, _, stderr = tbgen(t, "check", "-openapi", openapi, "-asyncapi", asyncapi, "-out", out)
 	require.Equal(t, 0, code, stderr)
 
-	edit(t, openapi, "    TaskStartedPayload:\n      type: object\n      additionalProperties: false\n      properties:\n",
-		"    TaskStartedPayload:\n      type: object\n      additionalProperties: false\n      properties:\n        model:\n          type: string\n")
+	edit(t, openapi, "    TaskStartedPayload:\n      title: TaskStartedPayload\n      type: object\n      additionalProperties: false\n      properties:\n",
+		"    TaskStartedPayload:\n      title: TaskStartedPayload\n      type: object\n      additionalProperties: false\n      properties:\n        model:\n          type: string\n")
 	code, _, stderr = tbgen(t, "check", "-openapi", openapi, "-asyncapi", asyncapi, "-out", out)
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "models.gen.go (on disk)")
@@ -144,7 +144,7 @@ func TestBadInput(t *testing.T) {
 			return nil
 		}, []string{"openapi.yaml#/components/schemas/TaskProgressEvent/properties/payload/$ref", `"#/components/schemas/TaskProgresPayload" points at nothing`}},
 		{"invalid schema", func(t *testing.T, o, a string) []string {
-			edit(t, o, "    TaskFailedPayload:\n      type: object", "    TaskFailedPayload:\n      type: objekt")
+			edit(t, o, "    TaskFailedPayload:\n      title: TaskFailedPayload\n      type: object", "    TaskFailedPayload:\n      title: TaskFailedPayload\n      type: objekt")
 			return nil
 		}, []string{"openapi.yaml#/components/schemas/TaskFailedPayload:", "objekt"}},
 		{"OpenAPI is not YAML", func(t *testing.T, o, a string) []string {
@@ -198,7 +198,7 @@ func TestBadInput(t *testing.T) {
 			return nil
 		}, []string{"openapi.yaml#/paths/~1api~1v1~1tasks~1{taskId}~1events~1stream/get: the operation answers 101 or text/event-stream but has no x-taskbridge-stream"}},
 		{"frames that cannot be told apart", func(t *testing.T, o, a string) []string {
-			edit(t, o, "        type:\n          type: string\n          enum: [SUBSCRIPTION_CONFIRMED]", "        type:\n          type: string\n          enum: [HEARTBEAT]")
+			edit(t, o, "          type: string\n          enum: [SUBSCRIPTION_CONFIRMED]", "          type: string\n          enum: [HEARTBEAT]")
 			return nil
 		}, []string{`type "HEARTBEAT" also marks`}},
 		{"one event variant without a typed payload", func(t *testing.T, o, a string) []string {
@@ -238,8 +238,8 @@ func TestBadInput(t *testing.T) {
 
 func TestLintReportsEveryProblemWithFileAndPointer(t *testing.T) {
 	openapi, asyncapi := specCopy(t)
-	edit(t, openapi, "    TaskFailedPayload:\n      type: object", "    TaskFailedPayload:\n      type: objekt")
-	edit(t, openapi, "    TaskCancelledPayload:\n      type: object", "    TaskCancelledPayload:\n      type: thing")
+	edit(t, openapi, "    TaskFailedPayload:\n      title: TaskFailedPayload\n      type: object", "    TaskFailedPayload:\n      title: TaskFailedPayload\n      type: objekt")
+	edit(t, openapi, "    TaskCancelledPayload:\n      title: TaskCancelledPayload\n      type: object", "    TaskCancelledPayload:\n      title: TaskCancelledPayload\n      type: thing")
 	code, _, stderr := tbgen(t, "lint", "-openapi", openapi, "-asyncapi", asyncapi)
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, openapi+"#/components/schemas/TaskCancelledPayload: ")
