@@ -49,7 +49,7 @@ func (r *Reconciler) Pass(ctx context.Context) int {
 	log := orDiscard(r.Logger)
 	pending, err := r.Store.PendingHandOffs(ctx, orDefault(r.Batch, DefaultBatch))
 	if err != nil {
-		log.LogAttrs(ctx, slog.LevelError, "listing pending hand-offs failed", slog.Any("err", err))
+		passFailed(ctx, log, "listing pending hand-offs failed", err)
 		return 0
 	}
 	done := 0
@@ -118,13 +118,13 @@ func (r *Retention) Pass(ctx context.Context) RetentionPass {
 	var p RetentionPass
 	var err error
 	if p.Expired, err = r.Store.ExpireSuspensions(ctx, now, batch); err != nil {
-		log.LogAttrs(ctx, slog.LevelError, "expiring suspensions failed", slog.Any("err", err))
+		passFailed(ctx, log, "expiring suspensions failed", err)
 	}
 	if p.ReceiptsPruned, err = r.Store.PruneReceipts(ctx, now.Add(-orDefault(r.ReceiptTTL, DefaultReceiptTTL)), batch); err != nil {
-		log.LogAttrs(ctx, slog.LevelError, "pruning receipts failed", slog.Any("err", err))
+		passFailed(ctx, log, "pruning receipts failed", err)
 	}
 	if p.TasksRemoved, err = r.Store.DeleteEndedBefore(ctx, now.Add(-orDefault(r.RetainEnded, DefaultRetainEnded)), batch); err != nil {
-		log.LogAttrs(ctx, slog.LevelError, "removing ended tasks failed", slog.Any("err", err))
+		passFailed(ctx, log, "removing ended tasks failed", err)
 	}
 	return p
 }
@@ -164,4 +164,14 @@ func orDiscard(l *slog.Logger) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return l
+}
+
+// passFailed logs a background pass's failed store call, unless the pass
+// failed because its context ended (the process is shutting down): that is
+// no error of the store's.
+func passFailed(ctx context.Context, log *slog.Logger, msg string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	log.LogAttrs(ctx, slog.LevelError, msg, slog.Any("err", err))
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -454,4 +456,45 @@ func TestPollPagesAreBoundedInBytes(t *testing.T) {
 	// Payloads: TASK_STARTED {} (2 bytes), then messages of 44, 44, 214, 44.
 	require.Equal(t, [][]string{{"1", "2", "3"}, {"4"}, {"5"}}, pages)
 	require.Equal(t, []bool{true, true, false}, more)
+}
+
+// failingStore fails every call of the background passes, with err.
+type failingStore struct {
+	taskbridge.Store
+	err func(ctx context.Context) error
+}
+
+func (s failingStore) ExpireSuspensions(ctx context.Context, _ time.Time, _ int) (int, error) {
+	return 0, s.err(ctx)
+}
+
+func (s failingStore) PruneReceipts(ctx context.Context, _ time.Time, _ int) (int, error) {
+	return 0, s.err(ctx)
+}
+
+func (s failingStore) DeleteEndedBefore(ctx context.Context, _ time.Time, _ int) (int, error) {
+	return 0, s.err(ctx)
+}
+
+// A pass that fails logs each failure, except when it failed because its
+// context ended: a shutdown is no store error.
+func TestRetentionLogsFailuresButNotShutdown(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	var logs bytes.Buffer
+	store := failingStore{Store: f.store, err: func(ctx context.Context) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("store: %w", ctx.Err())
+		}
+		return errors.New("store: connection refused")
+	}}
+	ret := &services.Retention{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	ret.Pass(t.Context())
+	require.Equal(t, 3, strings.Count(logs.String(), "level=ERROR"), "logs: %s", logs.String())
+
+	logs.Reset()
+	stopped, cancel := context.WithCancel(t.Context())
+	cancel()
+	ret.Pass(stopped)
+	require.Empty(t, logs.String())
 }
