@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -81,4 +83,17 @@ func TestCreateDeniedByPolicyIs403(t *testing.T) {
 	h := startHost(t)
 	r := h.doJSON(t, http.MethodPost, "/api/v1/tasks", "readonly-dave", map[string]any{"clientRequestId": "c", "taskType": "echo"})
 	requireEnvelope(t, r, http.StatusForbidden, gen.ErrorCodeTaskOwnershipError)
+}
+
+func TestDevTokensExpire(t *testing.T) {
+	t.Parallel()
+	h := startHost(t)
+	id := h.createScripted(t, "alice", "expiry")
+	future := fmt.Sprintf("alice;expires=%d", time.Now().Add(time.Hour).Unix())
+	r := h.do(t, http.MethodGet, "/api/v1/tasks/"+id, future, "", nil)
+	require.Equal(t, http.StatusOK, r.status, "an unexpired token is its subject's: %s", r.body)
+	for _, token := range []string{fmt.Sprintf("alice;expires=%d", time.Now().Add(-time.Second).Unix()), "alice;expires=soon"} {
+		r := h.do(t, http.MethodGet, "/api/v1/tasks/"+id, token, "", nil)
+		requireEnvelope(t, r, http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
+	}
 }

@@ -1,11 +1,13 @@
 // The taskbridge demo page. It starts a scripted task from a preset and
-// follows its events: over the WebSocket first, over Server-Sent Events when
-// the WebSocket fails before the terminal event, and by long-polling when SSE
-// fails too. Each switch resumes after the last eventId shown, and an event
-// at or before that cursor is dropped, so nothing is shown twice or skipped.
+// follows its events with the TypeScript client package (clients/ts, served
+// from ./taskbridge/ as ES modules): over the WebSocket first, then
+// Server-Sent Events, then long-polling, resuming after the last event shown
+// on every reconnect, so nothing is shown twice or skipped. The fallback
+// logic lives in the package, once, not here.
 //
 // Data from the server reaches the page only through textContent and data-*
 // attributes, never as HTML.
+import { isTerminal, TaskBridgeClient } from './taskbridge/index.js';
 
 // The preset: progress, paced ticks (so events keep coming for a while), a
 // suspension that waits for the person, then more work and completion.
@@ -28,11 +30,8 @@ const PRESET = [
   { complete: { result: { published: true } } },
 ];
 
-const TERMINAL = new Set(['TASK_COMPLETED', 'TASK_FAILED', 'TASK_CANCELLED']);
 const STATUS_AT_END = { TASK_COMPLETED: 'COMPLETED', TASK_FAILED: 'FAILED', TASK_CANCELLED: 'CANCELLED' };
 const TRANSPORTS = { websocket: 'WebSocket', sse: 'Server-Sent Events', poll: 'long-polling' };
-const NEXT = { websocket: 'sse', sse: 'poll' };
-const POLL_WAIT_MS = 25000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,11 +42,11 @@ const demo = {
   cursor: null,
   transports: [], // every transport used, in order
   events: [], // every event shown, as received
-  dropped: 0, // events skipped because they were at or before the cursor
 };
 window.taskbridgeDemo = demo;
 
-let follower = null;
+// The task being followed: its id, the client and the follow.
+let current = null;
 
 // newId returns a fresh random id for clientRequestId and clientActionId.
 function newId() {
@@ -59,208 +58,40 @@ function newId() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-// isAfter tells whether eventId comes after the cursor. taskbridge-go's
-// eventIds are decimal integers without leading zeros, strictly increasing
-// within a task, so they compare as numbers.
-function isAfter(eventId, cursor) {
-  if (!/^[0-9]+$/.test(eventId)) throw new Error(`unexpected eventId ${JSON.stringify(eventId)}`);
-  return cursor === null || BigInt(eventId) > BigInt(cursor);
-}
-
-function taskPath(taskId, rest) {
-  return `/api/v1/tasks/${encodeURIComponent(taskId)}${rest}`;
-}
-
-// request sends a JSON request with the bearer token and returns the JSON
-// answer; an error answer throws with the envelope's code and the status.
-async function request(method, url, token, body, signal) {
-  const init = { method, signal, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(url, init);
-  const text = await res.text();
-  let data = null;
+// follow shows the task's events until its terminal event, and the
+// transport in use as the client reports it.
+async function follow(task) {
+  const f = task.client.follow(task.taskId, { onState: showState });
+  task.follow = f;
   try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: reported below by status
+    for await (const event of f) {
+      demo.cursor = event.eventId;
+      showEvent(event, f.state.transport, task);
+      if (isTerminal(event)) ended(task);
+    }
+  } catch (err) {
+    notice(`Stopped following: ${err.message}.`);
   }
-  if (!res.ok) {
-    const err = new Error(data && data.code ? `${data.code}: ${data.message}` : `HTTP ${res.status}`);
-    err.status = res.status;
-    throw err;
-  }
-  return data;
+  ended(task);
 }
 
-function parse(text) {
-  try {
-    const v = JSON.parse(text);
-    return v && typeof v === 'object' ? v : null;
-  } catch {
-    return null;
-  }
+// ended sets the controls for a task that will send nothing more.
+function ended(task) {
+  task.done = true;
+  $('start').disabled = false;
+  $('cancel').disabled = true;
+  hideSuspension();
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// Follower follows one task, one transport at a time. Each transport gets a
-// connection object; callbacks of a connection that is no longer the
-// current one are ignored, so a late frame of a transport given up on is
-// never shown.
-class Follower {
-  constructor(taskId, token) {
-    this.taskId = taskId;
-    this.token = token;
-    this.cursor = null; // the last eventId shown
-    this.done = false;
-    this.connection = null;
+// showState records a transport the first time it is tried in a row, with
+// why the one before it ended.
+function showState(state) {
+  if (state.status === 'connecting' && demo.transports.at(-1) !== state.transport) {
+    demo.transports.push(state.transport);
+    showTransport(state.transport, state.reason ?? 'first choice');
   }
-
-  start() {
-    this.use('websocket', 'first choice');
-  }
-
-  // use closes the transport in use and follows over the named one.
-  use(name, reason) {
-    this.closeConnection();
-    const connection = { name, close() {} };
-    this.connection = connection;
-    demo.transports.push(name);
-    showTransport(name, reason);
-    ({ websocket: followWebSocket, sse: followSSE, poll: followPoll })[name](this, connection);
-  }
-
-  current(connection) {
-    return !this.done && this.connection === connection;
-  }
-
-  // failed moves on to the next transport when connection is still in use.
-  failed(connection, reason) {
-    if (!this.current(connection)) return;
-    const next = NEXT[connection.name];
-    if (!next) {
-      this.stop(`${reason}; no transport left`);
-      return;
-    }
-    this.use(next, reason);
-  }
-
-  // deliver shows an event that connection received, unless it is at or
-  // before the cursor; a terminal event ends the following.
-  deliver(connection, event) {
-    if (!this.current(connection)) return;
-    if (event.taskId !== this.taskId || typeof event.eventId !== 'string' || typeof event.type !== 'string') {
-      this.failed(connection, `${TRANSPORTS[connection.name]} sent something that is not an event of this task`);
-      return;
-    }
-    let newer;
-    try {
-      newer = isAfter(event.eventId, this.cursor);
-    } catch (err) {
-      this.stop(err.message);
-      return;
-    }
-    if (!newer) {
-      demo.dropped++;
-      return;
-    }
-    this.cursor = event.eventId;
-    demo.cursor = event.eventId;
-    showEvent(event, connection.name, this);
-    if (TERMINAL.has(event.type)) this.stop();
-  }
-
-  // stop ends the following, after the terminal event or when nothing works.
-  stop(problem) {
-    this.done = true;
-    this.closeConnection();
-    if (problem) notice(`Stopped following: ${problem}.`);
-    $('start').disabled = false;
-    $('cancel').disabled = true;
-    hideSuspension();
-  }
-
-  closeConnection() {
-    const c = this.connection;
-    this.connection = null;
-    if (c) c.close();
-  }
-}
-
-// followWebSocket subscribes on the WebSocket after the cursor; confirmation
-// and HEARTBEAT frames are not events.
-function followWebSocket(f, connection) {
-  const url = new URL('/api/v1/tasks/ws', location.href);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.searchParams.set('access_token', f.token);
-  const ws = new WebSocket(url);
-  connection.close = () => ws.close(1000);
-  ws.onopen = () => {
-    ws.send(JSON.stringify({ action: 'subscribe', taskId: f.taskId, lastEventId: f.cursor }));
-  };
-  ws.onmessage = (m) => {
-    const frame = parse(m.data);
-    if (!frame) {
-      f.failed(connection, 'the WebSocket sent a frame that is not JSON');
-    } else if (frame.type !== 'SUBSCRIPTION_CONFIRMED' && frame.type !== 'HEARTBEAT') {
-      f.deliver(connection, frame);
-    }
-  };
-  ws.onclose = (e) => {
-    f.failed(connection, `the WebSocket closed before the end (${e.code}${e.reason ? ` ${e.reason}` : ''})`);
-  };
-}
-
-// followSSE opens an EventSource after the cursor. HEARTBEAT data frames
-// carry no id line and are not events. Any error before the terminal event
-// moves on to polling rather than letting EventSource retry.
-function followSSE(f, connection) {
-  const url = new URL(taskPath(f.taskId, '/events/stream'), location.href);
-  url.searchParams.set('access_token', f.token);
-  if (f.cursor !== null) url.searchParams.set('lastEventId', f.cursor);
-  const source = new EventSource(url);
-  connection.close = () => source.close();
-  source.onmessage = (m) => {
-    const event = parse(m.data);
-    if (!event) {
-      f.failed(connection, 'the event stream sent data that is not JSON');
-    } else if (event.type !== 'HEARTBEAT') {
-      f.deliver(connection, event);
-    }
-  };
-  source.onerror = () => f.failed(connection, 'the event stream failed');
-}
-
-// followPoll long-polls after the cursor until the terminal event; network
-// and server errors are retried with a growing pause, a refusal (4xx) stops.
-function followPoll(f, connection) {
-  const abort = new AbortController();
-  connection.close = () => abort.abort();
-  (async () => {
-    let failures = 0;
-    while (f.current(connection)) {
-      const url = new URL(taskPath(f.taskId, '/events'), location.href);
-      url.searchParams.set('waitTimeoutMs', String(POLL_WAIT_MS));
-      if (f.cursor !== null) url.searchParams.set('afterEventId', f.cursor);
-      try {
-        const page = await request('GET', url, f.token, undefined, abort.signal);
-        failures = 0;
-        for (const event of page.events) f.deliver(connection, event);
-      } catch (err) {
-        if (!f.current(connection)) return;
-        if (err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429) {
-          f.stop(`polling was refused (${err.message})`);
-          return;
-        }
-        failures++;
-        notice(`Polling failed (${err.message}); trying again.`);
-        await sleep(Math.min(250 * 2 ** failures, 10000));
-      }
-    }
-  })();
+  if (state.status === 'retrying') notice(`${TRANSPORTS[state.transport]}: ${state.reason}; again in ${state.retryInMs} ms.`);
+  if (state.status === 'open') notice('');
 }
 
 // Rendering.
@@ -326,7 +157,7 @@ function cell(className, text) {
   return span;
 }
 
-function showEvent(event, transport, f) {
+function showEvent(event, transport, task) {
   const li = document.createElement('li');
   li.dataset.eventId = event.eventId;
   li.dataset.type = event.type;
@@ -346,20 +177,20 @@ function showEvent(event, transport, f) {
       setProgress(p.progress);
       break;
     case 'TASK_SUSPENDED':
-      showSuspension(f, p);
+      showSuspension(task, p);
       break;
     case 'TASK_ACTION_ACCEPTED':
       hideSuspension(p.suspendId);
       break;
   }
-  if (TERMINAL.has(event.type)) {
+  if (isTerminal(event)) {
     setStatus(STATUS_AT_END[event.type], false);
   } else {
     setStatus('RUNNING', !$('suspension').hidden);
   }
 }
 
-function showSuspension(f, p) {
+function showSuspension(task, p) {
   const title = p.uiHints && typeof p.uiHints.title === 'string' ? p.uiHints.title : p.reasonCode;
   $('suspension-reason').textContent = `${title} (${p.kind}, ${p.reasonCode}${p.expiresAt ? `, until ${p.expiresAt}` : ''})`;
   const box = $('suspension-actions');
@@ -370,7 +201,7 @@ function showSuspension(f, p) {
       b.type = 'button';
       b.dataset.action = action;
       b.textContent = action;
-      b.addEventListener('click', () => answer(f, p.suspendId, action));
+      b.addEventListener('click', () => answer(task, p.suspendId, action));
       return b;
     }),
   );
@@ -392,17 +223,13 @@ function setActionsDisabled(disabled) {
 }
 
 // answer posts the chosen action, with a fresh clientActionId per click.
-async function answer(f, suspendId, actionType) {
+async function answer(task, suspendId, actionType) {
   setActionsDisabled(true);
   try {
-    const res = await request('POST', taskPath(f.taskId, '/actions'), f.token, {
-      clientActionId: newId(),
-      suspendId,
-      actionType,
-    });
+    const res = await task.client.submitAction(task.taskId, { clientActionId: newId(), suspendId, actionType });
     notice(`${actionType}: ${res.status}`);
     hideSuspension(suspendId);
-    if (!f.done && demo.status === 'RUNNING') setStatus('RUNNING', false);
+    if (!task.done && demo.status === 'RUNNING') setStatus('RUNNING', false);
   } catch (err) {
     notice(`${actionType} failed: ${err.message}`);
     setActionsDisabled(false);
@@ -410,15 +237,15 @@ async function answer(f, suspendId, actionType) {
 }
 
 async function cancel() {
-  const f = follower;
-  if (!f || f.done) return;
+  const task = current;
+  if (!task || task.done) return;
   $('cancel').disabled = true;
   try {
-    const res = await request('POST', taskPath(f.taskId, '/cancel'), f.token);
+    const res = await task.client.cancelTask(task.taskId);
     notice(`Cancel: ${res.status}`);
   } catch (err) {
     notice(`Cancel failed: ${err.message}`);
-    if (!f.done) $('cancel').disabled = false;
+    if (!task.done) $('cancel').disabled = false;
   }
 }
 
@@ -430,8 +257,9 @@ async function start() {
   }
   $('start').disabled = true;
   reset();
+  const client = new TaskBridgeClient({ baseUrl: location.origin, token });
   try {
-    const task = await request('POST', '/api/v1/tasks', token, {
+    const task = await client.createTask({
       clientRequestId: newId(),
       taskType: 'scripted',
       input: { steps: PRESET },
@@ -441,9 +269,9 @@ async function start() {
     $('task-id').textContent = task.taskId;
     $('task-id').dataset.taskId = task.taskId;
     setStatus(task.status, false);
-    follower = new Follower(task.taskId, token);
+    current = { taskId: task.taskId, client, done: false, follow: null };
     $('cancel').disabled = false;
-    follower.start();
+    follow(current);
   } catch (err) {
     notice(`Could not start the task: ${err.message}`);
     $('start').disabled = false;
@@ -451,7 +279,8 @@ async function start() {
 }
 
 function reset() {
-  Object.assign(demo, { taskId: null, status: null, cursor: null, transports: [], events: [], dropped: 0 });
+  current?.follow?.close();
+  Object.assign(demo, { taskId: null, status: null, cursor: null, transports: [], events: [] });
   $('events').replaceChildren();
   $('transports').replaceChildren();
   $('task-id').textContent = 'none yet';

@@ -1,24 +1,27 @@
 // Package web is the example host's demo page: plain HTML, CSS and
-// JavaScript, embedded in the host binary, with no build step.
+// JavaScript, embedded in the host binary. The page follows tasks with the
+// TypeScript client package (clients/ts), whose build is copied into
+// taskbridge/ by `npm run bundle:web -w clients/ts` and served as ES
+// modules; `npm run check` fails when the copy is stale.
 //
 // # What the page does
 //
 // It starts a scripted task from a preset (progress, paced ticks, a
 // suspension that asks the person to approve or reject, then completion),
 // shows the task's events live as they arrive, its status and its progress,
-// answers the suspension and cancels the task. It follows the task over the
-// WebSocket first, falls back to Server-Sent Events when the WebSocket fails
-// before the terminal event, and to long-polling when SSE fails too, each
-// time resuming after the last eventId it showed, so no event is shown twice
-// or skipped.
+// answers the suspension and cancels the task. The client package follows
+// the task over the WebSocket first, falls back to Server-Sent Events and
+// then to long-polling when a transport keeps failing, and resumes after
+// the last eventId shown on every reconnect, so no event is shown twice or
+// skipped.
 //
 // # Serving
 //
-// Register adds GET /, /app.js and /style.css to an Echo instance. They are
-// not operations of the API spec, so the services' request guard lets them
-// through without authentication; the page sends the token itself, as a
-// bearer token on fetch and as the access_token query parameter on
-// EventSource and WebSocket.
+// Register adds GET /, /app.js, /style.css and /taskbridge/<module>.js to an
+// Echo instance. They are not operations of the API spec, so the services'
+// request guard lets them through without authentication; the page sends
+// the token itself, as a bearer token on fetch (calls and SSE) and as the
+// access_token query parameter on the WebSocket.
 //
 // # Tests
 //
@@ -29,12 +32,13 @@ package web
 
 import (
 	"embed"
+	"io/fs"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 )
 
-//go:embed index.html app.js style.css
+//go:embed index.html app.js style.css taskbridge
 var files embed.FS
 
 // contentSecurityPolicy lets the page load only its own script and style
@@ -42,13 +46,23 @@ var files embed.FS
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
 	"connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// Register serves the page on e: GET / (the HTML), GET /app.js and GET
-// /style.css. Other methods on these paths get Echo's 405, which the host's
-// error handler turns into the METHOD_NOT_ALLOWED envelope.
+// Register serves the page on e: GET / (the HTML), GET /app.js, GET
+// /style.css and GET /taskbridge/... (the client package's modules). Other
+// methods on these paths get Echo's 405, which the host's error handler
+// turns into the METHOD_NOT_ALLOWED envelope.
 func Register(e *echo.Echo) {
 	e.GET("/", asset("index.html", "text/html; charset=utf-8"))
 	e.GET("/app.js", asset("app.js", "text/javascript; charset=utf-8"))
 	e.GET("/style.css", asset("style.css", "text/css; charset=utf-8"))
+	err := fs.WalkDir(files, "taskbridge", func(name string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			e.GET("/"+name, asset(name, "text/javascript; charset=utf-8"))
+		}
+		return err
+	})
+	if err != nil {
+		panic("web: reading the embedded client package: " + err.Error()) // embedded files do not fail to walk
+	}
 }
 
 // asset answers with one embedded file.

@@ -14,8 +14,9 @@
 //                      wait for TASK_CANCELLED.
 //   websocket-failure  the WebSocket is proxied by Playwright, which adds a
 //                      HEARTBEAT frame after the confirmation and cuts the
-//                      page's socket after a few events, mid-stream; the page
-//                      must go on over SSE. Answers reject.
+//                      page's socket after a few events, mid-stream, and
+//                      closes every later socket before it confirms; the
+//                      page must resume, and go on over SSE. Answers reject.
 //   sse-failure        the same, and every SSE request is aborted, so the
 //                      page must end on long-polling. Answers approve.
 //
@@ -45,11 +46,17 @@ const scenarios = {
 // cutWebSocket proxies the page's task WebSocket to the host: it forwards
 // every frame, adds a HEARTBEAT frame after SUBSCRIPTION_CONFIRMED, and
 // closes the page's side after WEBSOCKET_EVENTS_BEFORE_CUT events (dropping
-// whatever the host sends after that).
+// whatever the host sends after that). Every later socket is closed with
+// 1011 before it reaches the host, as a broken path to it would.
 async function cutWebSocket(page) {
-  const state = { connections: 0, forwarded: 0, heartbeatsAdded: 0, cut: false };
+  const state = { connections: 0, forwarded: 0, heartbeatsAdded: 0, cut: false, closedEarly: 0 };
   await page.routeWebSocket(/\/api\/v1\/tasks\/ws/, (ws) => {
     state.connections++;
+    if (state.cut) {
+      state.closedEarly++;
+      ws.close({ code: 1011, reason: 'closed by the test' }).catch(log);
+      return;
+    }
     const server = ws.connectToServer();
     server.onMessage((message) => {
       if (state.cut) return;
@@ -126,7 +133,6 @@ function shown(page) {
         taskId: window.taskbridgeDemo.taskId,
         transports: window.taskbridgeDemo.transports,
         events: window.taskbridgeDemo.events,
-        dropped: window.taskbridgeDemo.dropped,
       },
     };
   });

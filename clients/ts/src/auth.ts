@@ -1,0 +1,65 @@
+/** What a token provider is asked for. */
+export interface TokenRequest {
+  /**
+   * True when the server refused the token last given (401, or a WebSocket
+   * closed for AUTHENTICATION_ERROR): return a fresh one, or undefined to
+   * give up.
+   */
+  refresh: boolean;
+}
+
+/**
+ * The caller's bearer token: a fixed string, or a function asked before the
+ * first call and again, with refresh set, when the server refuses it.
+ */
+export type TokenProvider = string | ((request: TokenRequest) => string | undefined | Promise<string | undefined>);
+
+/**
+ * Credentials caches the token of a provider and refreshes it once for
+ * every caller that saw the same refused token: ten streams cut by one
+ * expiry ask the provider once.
+ */
+export class Credentials {
+  readonly #provider: TokenProvider | undefined;
+  #token: Promise<string | undefined> | undefined;
+
+  constructor(provider: TokenProvider | undefined) {
+    this.#provider = provider;
+  }
+
+  /** The current token, asking the provider the first time. */
+  get(): Promise<string | undefined> {
+    this.#token ??= this.#ask(false);
+    return this.#token;
+  }
+
+  /**
+   * A fresh token after the server refused `refused`. Returns undefined when
+   * no fresher token can come: no provider function, or it returned the
+   * same token or none.
+   */
+  async refresh(refused: string | undefined): Promise<string | undefined> {
+    if (typeof this.#provider !== 'function') return undefined;
+    const before = this.get();
+    const current = await before;
+    // The first caller to see the refused token replaces it; the others
+    // find the replacement and wait for it.
+    if (current === refused && this.#token === before) {
+      this.#token = this.#ask(true);
+    }
+    const fresh = await this.#token;
+    return fresh !== undefined && fresh !== refused ? fresh : undefined;
+  }
+
+  async #ask(refresh: boolean): Promise<string | undefined> {
+    const provider = this.#provider;
+    if (provider === undefined) return undefined;
+    if (typeof provider === 'string') return provider;
+    try {
+      return (await provider({ refresh })) || undefined;
+    } catch (err) {
+      this.#token = undefined; // ask again next time rather than keep the failure
+      throw err;
+    }
+  }
+}

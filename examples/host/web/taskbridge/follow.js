@@ -1,0 +1,228 @@
+// Built from clients/ts by `npm run bundle:web -w clients/ts`. DO NOT EDIT.
+import { backoffDelay, sleep } from './backoff.js';
+import { RecentIds } from './dedupe.js';
+import { TaskBridgeError } from './errors.js';
+import { StreamFailure, transports as builtin } from './transports.js';
+import { isTerminal } from './types.js';
+/**
+ * Stops a connection: follow() aborts it with one of these as the reason.
+ * retry says what comes next: the same transport at once, after a backoff,
+ * or, for a connection that never opened, the next transport.
+ */
+class Cut extends Error {
+    retry;
+    constructor(message, retry) {
+        super(message);
+        this.retry = retry;
+    }
+}
+/**
+ * A task followed live: iterate it (once) for its events, in order and
+ * exactly once, across reconnects and transport changes; it ends after the
+ * terminal event, when the server says there is nothing more (the cursor
+ * was at the end), or when close() or the signal stop it. It throws when
+ * retrying cannot help: a TaskBridgeError for a task that is missing, not
+ * the caller's, a cursor the server refuses, or a token the provider
+ * cannot refresh.
+ */
+export class TaskFollow {
+    #client;
+    #taskId;
+    #options;
+    #stop = new AbortController();
+    #state;
+    #started = false;
+    constructor(client, taskId, options) {
+        this.#client = client;
+        this.#taskId = taskId;
+        this.#options = options;
+        const order = options.transports ?? ['websocket', 'sse', 'poll'];
+        if (order.length === 0)
+            throw new TypeError('follow: transports is empty');
+        for (const name of order)
+            if (!(name in builtin))
+                throw new TypeError(`follow: unknown transport ${name}`);
+        options.signal?.addEventListener('abort', () => this.close(), { once: true });
+        this.#state = { transport: order[0], status: 'connecting', lastEventId: null, attempt: 0 };
+    }
+    /** The current state. */
+    get state() {
+        return this.#state;
+    }
+    /** Stops following: the iterator ends and its connection closes. */
+    close() {
+        this.#stop.abort(new Cut('closed', 'at once'));
+    }
+    [Symbol.asyncIterator]() {
+        if (this.#started)
+            throw new Error('follow: a TaskFollow is iterated once; call follow() again');
+        this.#started = true;
+        return this.#run();
+    }
+    /** Pushes the events to handlers instead of being iterated. */
+    watch(handlers) {
+        const done = (async () => {
+            let terminal;
+            for await (const event of this) {
+                handlers.onEvent(event);
+                if (isTerminal(event))
+                    terminal = event;
+            }
+            return terminal;
+        })();
+        done.then((terminal) => handlers.onEnd?.(terminal), (error) => handlers.onError?.(error));
+        return { close: () => this.close(), done };
+    }
+    #set(next) {
+        this.#state = { ...this.#state, reason: undefined, retryInMs: undefined, error: undefined, ...next };
+        this.#options.onState?.(this.#state);
+    }
+    async *#run() {
+        const o = this.#options;
+        const order = o.transports ?? ['websocket', 'sse', 'poll'];
+        const heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 45_000;
+        const pollWaitMs = Math.max(0, Math.min(o.pollWaitMs ?? 20_000, heartbeatTimeoutMs / 2));
+        const preferredRetryMs = o.preferredRetryMs ?? 60_000;
+        const seen = new RecentIds(o.dedupeWindow);
+        let after = o.after !== undefined ? o.after : ((await o.checkpoint?.get(this.#taskId)) ?? null);
+        const fallbackAfter = Math.max(1, o.fallbackAfter ?? 3);
+        let index = 0; // into order
+        let fellBackAt = 0;
+        let attempt = 0;
+        let unopened = 0; // connections of this transport in a row that failed before opening
+        let why; // why the last connection ended
+        while (!this.#stop.signal.aborted) {
+            if (index > 0 && Date.now() - fellBackAt >= preferredRetryMs) {
+                index = 0;
+                unopened = 0;
+            }
+            const name = order[index];
+            this.#set({ transport: name, status: 'connecting', lastEventId: after, attempt, reason: why });
+            const cut = new AbortController();
+            const stopCut = () => cut.abort(this.#stop.signal.reason);
+            this.#stop.signal.addEventListener('abort', stopCut, { once: true });
+            let opened = false;
+            const liveness = new Timer(heartbeatTimeoutMs, () => 
+            // A connection that never opened in time may be held by a buffering proxy: another transport may pass.
+            cut.abort(new Cut(`no ${opened ? 'event or heartbeat' : 'answer'} for ${heartbeatTimeoutMs} ms`, opened ? 'backoff' : 'fall back')));
+            const upgrade = index > 0 ? new Timer(fellBackAt + preferredRetryMs - Date.now(), () => cut.abort(new Cut(`trying ${order[0]} again`, 'at once'))) : undefined;
+            let delivered = 0;
+            let failure;
+            let token;
+            try {
+                token = await this.#client.credentials.get();
+                for await (const item of builtin[name]({ client: this.#client, taskId: this.#taskId, after, token, signal: cut.signal, pollWaitMs })) {
+                    liveness.reset();
+                    if (item.kind === 'open') {
+                        opened = true;
+                        this.#set({ status: 'open' });
+                        continue;
+                    }
+                    if (item.kind !== 'event' || !seen.add(item.event.eventId))
+                        continue;
+                    after = item.event.eventId;
+                    delivered++;
+                    this.#state = { ...this.#state, lastEventId: after };
+                    await o.checkpoint?.set(this.#taskId, after);
+                    yield item.event;
+                    if (isTerminal(item.event)) {
+                        this.#set({ status: 'ended', reason: item.event.type });
+                        return;
+                    }
+                }
+                this.#set({ status: 'ended', reason: 'the server ended the stream' });
+                return;
+            }
+            catch (err) {
+                failure = err;
+            }
+            finally {
+                liveness.stop();
+                upgrade?.stop();
+                this.#stop.signal.removeEventListener('abort', stopCut);
+                cut.abort(new Cut('done', 'at once'));
+            }
+            if (this.#stop.signal.aborted)
+                break;
+            if (delivered > 0)
+                attempt = 0;
+            unopened = opened ? 0 : unopened + 1;
+            const next = await this.#afterFailure(failure, token, index, order.length, attempt);
+            if (next.index === index && unopened >= fallbackAfter && index + 1 < order.length && isTransient(failure)) {
+                next.index = index + 1; // it keeps failing before it opens: maybe blocked on the way
+                next.delayMs = 0;
+            }
+            if (next.index !== index) {
+                if (index === 0)
+                    fellBackAt = Date.now();
+                index = next.index;
+                unopened = 0;
+            }
+            attempt = next.attempt;
+            why = next.reason;
+            if (next.delayMs > 0) {
+                this.#set({ status: 'retrying', reason: next.reason, retryInMs: next.delayMs });
+                await sleep(next.delayMs, this.#stop.signal);
+            }
+        }
+        this.#set({ status: 'ended', reason: 'closed' });
+    }
+    /** Decides what follows a failed connection; throws when nothing can help. */
+    async #afterFailure(err, token, index, count, attempt) {
+        const backoff = (n) => backoffDelay(n, this.#options.backoff);
+        if (err instanceof Cut && err.retry === 'at once')
+            return { index, attempt, delayMs: 0, reason: err.message };
+        if (err instanceof Cut && err.retry === 'backoff')
+            return { index, attempt: attempt + 1, delayMs: backoff(attempt), reason: err.message };
+        const failure = err instanceof Cut ? new StreamFailure('refused', err.message) : err instanceof StreamFailure ? err : this.#fail(err);
+        const reason = failure.message;
+        switch (failure.kind) {
+            case 'refused':
+                // Another transport may get through: move down at once; at the last, wait.
+                if (index + 1 < count)
+                    return { index: index + 1, attempt, delayMs: 0, reason };
+                return { index, attempt: attempt + 1, delayMs: backoff(attempt), reason };
+            case 'lost':
+                return { index, attempt: attempt + 1, delayMs: backoff(attempt), reason };
+            case 'throttled':
+                return { index, attempt: attempt + 1, delayMs: Math.max(failure.details.retryAfterMs ?? 0, backoff(attempt)), reason };
+            case 'unauthorized': {
+                const fresh = await this.#client.credentials.refresh(token).catch((e) => this.#fail(e));
+                if (fresh === undefined)
+                    this.#fail(failure.details.cause ?? new TaskBridgeError(401, undefined));
+                // A fresh token goes at once; a second refusal in a row waits.
+                return { index, attempt: attempt + 1, delayMs: attempt === 0 ? 0 : backoff(attempt - 1), reason };
+            }
+            case 'fatal':
+                return this.#fail(failure.details.cause ?? failure);
+        }
+    }
+    #fail(error) {
+        this.#set({ status: 'failed', error, reason: error instanceof Error ? error.message : String(error) });
+        throw error;
+    }
+}
+/** Reports whether a failure is one a retry may cure on another transport: a cut or a loss, not a refusal of the caller. */
+function isTransient(failure) {
+    return failure instanceof Cut || (failure instanceof StreamFailure && failure.kind === 'lost');
+}
+/** A restartable one-shot timer. */
+class Timer {
+    ms;
+    fire;
+    #handle;
+    constructor(ms, fire) {
+        this.ms = ms;
+        this.fire = fire;
+        this.reset();
+    }
+    reset() {
+        this.stop();
+        this.#handle = setTimeout(this.fire, Math.max(0, this.ms));
+    }
+    stop() {
+        if (this.#handle !== undefined)
+            clearTimeout(this.#handle);
+        this.#handle = undefined;
+    }
+}
