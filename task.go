@@ -112,4 +112,10 @@ type Task struct {
 	CancelRequested bool
 	// CancelReason is the reason given with the first cancel request.
 	CancelReason string
+	// Progress is the payload of the task's newest TASK_PROGRESS event, nil
+	// before its first; Outcome is the payload of its terminal event
+	// (TASK_COMPLETED, TASK_FAILED or TASK_CANCELLED), nil while it lives.
+	// A store keeps both with each append (see Append.Kept), so that a
+	// snapshot shows them without replaying the history.
+	Progress, Outcome json.RawMessage
 }

@@ -783,15 +783,31 @@ type TaskProgressPayload struct {
 	Stage    *string `json:"stage,omitempty"`
 }
 
-// TaskSnapshot defines model for TaskSnapshot.
+// TaskSnapshot What a client shows of a task without replaying its events: its status, its
+// newest eventId, the suspension it waits on, its latest progress and how it
+// ended. A client that follows the events resumes after lastEventId. The
+// snapshot is an addition of taskbridge-go to the TaskBridge protocol v1.
 type TaskSnapshot struct {
-	CreatedAt time.Time `json:"createdAt"`
+	// CancelReason When status is CANCELLED, the reason its TASK_CANCELLED event carries; null otherwise.
+	CancelReason *string   `json:"cancelReason"`
+	CreatedAt    time.Time `json:"createdAt"`
+
+	// Failure When status is FAILED, its TASK_FAILED payload (code, message, retryable); null otherwise.
+	Failure *TaskFailedPayload `json:"failure"`
 
 	// LastEventId The newest eventId of the task, null before its first event.
 	LastEventId *string `json:"lastEventId"`
 
 	// OpenSuspension The suspension waiting for an action, if any.
 	OpenSuspension *TaskSuspendedPayload `json:"openSuspension"`
+
+	// Progress The payload of the task's newest TASK_PROGRESS event (progress, stage,
+	// message), also after the task ended; null before its first.
+	Progress *TaskProgressPayload `json:"progress"`
+
+	// Result When status is COMPLETED, the result its TASK_COMPLETED event carries (any
+	// JSON value, null too); null otherwise.
+	Result interface{} `json:"result"`
 
 	// Status Where a task is in its life. A suspended task is RUNNING with an open
 	// suspension; COMPLETED, FAILED and CANCELLED are terminal.

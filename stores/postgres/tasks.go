@@ -14,7 +14,7 @@ import (
 // taskColumns are the columns scanTask reads, in its order.
 const taskColumns = `id, owner, client_request_id, type, input, metadata, fingerprint,
 	attachment_count, created_at, status, updated_at, ended_at, last_event_id,
-	cancel_requested, cancel_reason, trace_parent`
+	cancel_requested, cancel_reason, trace_parent, progress, outcome`
 
 // scanTask reads a row of taskColumns; it says how many attachments the
 // task has, for the caller to load.
@@ -25,7 +25,7 @@ func scanTask(row pgx.Row) (t taskbridge.Task, attachments int, err error) {
 	var fingerprint []byte
 	err = row.Scan(&t.ID, &t.Owner, &t.ClientRequestID, &t.Type, &t.Input, &t.Metadata, &fingerprint,
 		&attachments, &t.CreatedAt, &status, &t.UpdatedAt, &ended, &last,
-		&t.CancelRequested, &t.CancelReason, &t.TraceParent)
+		&t.CancelRequested, &t.CancelReason, &t.TraceParent, &t.Progress, &t.Outcome)
 	t.Status, t.Fingerprint = taskbridge.TaskStatus(status), string(fingerprint)
 	t.CreatedAt, t.UpdatedAt, t.EndedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC(), utc(ended)
 	t.LastEventID = uint64(last)
