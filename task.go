@@ -96,6 +96,16 @@ type NewTask struct {
 	TraceParent string
 }
 
+// CheckRepeat judges a create that found t under its Owner and
+// ClientRequestID: nil when n is the same request (their fingerprints are
+// equal), an *IdempotencyConflictError naming t when it is another one.
+func (t Task) CheckRepeat(n NewTask) error {
+	if t.Fingerprint == n.Fingerprint {
+		return nil
+	}
+	return &IdempotencyConflictError{TaskID: t.ID, ClientRequestID: n.ClientRequestID}
+}
+
 // Task is a task as a store keeps it.
 type Task struct {
 	NewTask

@@ -93,8 +93,10 @@ type ClientInterface interface {
 	//
 	// Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 	// `input` and attachments returns the existing task with 200 and
-	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-	// `metadata` does not take part in the comparison.
+	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+	// `details.taskId` is the task the key made. `metadata` does not take part in
+	// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+	// `details.knownTaskTypes`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -105,8 +107,10 @@ type ClientInterface interface {
 	//
 	// Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 	// `input` and attachments returns the existing task with 200 and
-	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-	// `metadata` does not take part in the comparison.
+	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+	// `details.taskId` is the task the key made. `metadata` does not take part in
+	// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+	// `details.knownTaskTypes`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -129,7 +133,13 @@ type ClientInterface interface {
 	// SubmitTaskActionWithBody Answer a suspension of the task.
 	//
 	// Idempotent per (task, `clientActionId`). The first accepted action resolves
-	// the suspension and appends TASK_ACTION_ACCEPTED.
+	// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+	// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+	// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+	// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+	// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+	// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+	// null).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -139,7 +149,13 @@ type ClientInterface interface {
 	// SubmitTaskAction Answer a suspension of the task.
 	//
 	// Idempotent per (task, `clientActionId`). The first accepted action resolves
-	// the suspension and appends TASK_ACTION_ACCEPTED.
+	// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+	// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+	// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+	// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+	// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+	// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+	// null).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -192,8 +208,10 @@ type ClientInterface interface {
 //
 // Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 // `input` and attachments returns the existing task with 200 and
-// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-// `metadata` does not take part in the comparison.
+// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+// `details.taskId` is the task the key made. `metadata` does not take part in
+// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+// `details.knownTaskTypes`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -214,8 +232,10 @@ func (c *Client) CreateTaskWithBody(ctx context.Context, contentType string, bod
 //
 // Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 // `input` and attachments returns the existing task with 200 and
-// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-// `metadata` does not take part in the comparison.
+// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+// `details.taskId` is the task the key made. `metadata` does not take part in
+// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+// `details.knownTaskTypes`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -268,7 +288,13 @@ func (c *Client) GetTask(ctx context.Context, taskId TaskId, reqEditors ...Reque
 // SubmitTaskActionWithBody Answer a suspension of the task.
 //
 // Idempotent per (task, `clientActionId`). The first accepted action resolves
-// the suspension and appends TASK_ACTION_ACCEPTED.
+// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+// null).
 //
 // Takes any type of body and a specified content type.
 //
@@ -288,7 +314,13 @@ func (c *Client) SubmitTaskActionWithBody(ctx context.Context, taskId TaskId, co
 // SubmitTaskAction Answer a suspension of the task.
 //
 // Idempotent per (task, `clientActionId`). The first accepted action resolves
-// the suspension and appends TASK_ACTION_ACCEPTED.
+// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+// null).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -903,8 +935,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 	// `input` and attachments returns the existing task with 200 and
-	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-	// `metadata` does not take part in the comparison.
+	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+	// `details.taskId` is the task the key made. `metadata` does not take part in
+	// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+	// `details.knownTaskTypes`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -915,8 +949,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 	// `input` and attachments returns the existing task with 200 and
-	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-	// `metadata` does not take part in the comparison.
+	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+	// `details.taskId` is the task the key made. `metadata` does not take part in
+	// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+	// `details.knownTaskTypes`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -943,7 +979,13 @@ type ClientWithResponsesInterface interface {
 	// SubmitTaskActionWithBodyWithResponse Answer a suspension of the task.
 	//
 	// Idempotent per (task, `clientActionId`). The first accepted action resolves
-	// the suspension and appends TASK_ACTION_ACCEPTED.
+	// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+	// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+	// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+	// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+	// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+	// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+	// null).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -953,7 +995,13 @@ type ClientWithResponsesInterface interface {
 	// SubmitTaskActionWithResponse Answer a suspension of the task.
 	//
 	// Idempotent per (task, `clientActionId`). The first accepted action resolves
-	// the suspension and appends TASK_ACTION_ACCEPTED.
+	// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+	// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+	// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+	// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+	// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+	// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+	// null).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1727,8 +1775,10 @@ func (r GetReadinessClientResponse) ContentType() string {
 //
 // Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 // `input` and attachments returns the existing task with 200 and
-// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-// `metadata` does not take part in the comparison.
+// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+// `details.taskId` is the task the key made. `metadata` does not take part in
+// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+// `details.knownTaskTypes`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1745,8 +1795,10 @@ func (c *ClientWithResponses) CreateTaskWithBodyWithResponse(ctx context.Context
 //
 // Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 // `input` and attachments returns the existing task with 200 and
-// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-// `metadata` does not take part in the comparison.
+// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+// `details.taskId` is the task the key made. `metadata` does not take part in
+// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+// `details.knownTaskTypes`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1791,7 +1843,13 @@ func (c *ClientWithResponses) GetTaskWithResponse(ctx context.Context, taskId Ta
 // SubmitTaskActionWithBodyWithResponse Answer a suspension of the task.
 //
 // Idempotent per (task, `clientActionId`). The first accepted action resolves
-// the suspension and appends TASK_ACTION_ACCEPTED.
+// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+// null).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1807,7 +1865,13 @@ func (c *ClientWithResponses) SubmitTaskActionWithBodyWithResponse(ctx context.C
 // SubmitTaskActionWithResponse Answer a suspension of the task.
 //
 // Idempotent per (task, `clientActionId`). The first accepted action resolves
-// the suspension and appends TASK_ACTION_ACCEPTED.
+// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+// null).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

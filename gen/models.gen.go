@@ -42,6 +42,7 @@ const (
 	ErrorCodeRequestValidationError ErrorCode = "REQUEST_VALIDATION_ERROR"
 	ErrorCodeRouteNotFound          ErrorCode = "ROUTE_NOT_FOUND"
 	ErrorCodeServiceUnavailable     ErrorCode = "SERVICE_UNAVAILABLE"
+	ErrorCodeSuspensionNotOpen      ErrorCode = "SUSPENSION_NOT_OPEN"
 	ErrorCodeTaskNotFound           ErrorCode = "TASK_NOT_FOUND"
 	ErrorCodeTaskOwnershipError     ErrorCode = "TASK_OWNERSHIP_ERROR"
 	ErrorCodeTaskSubmissionError    ErrorCode = "TASK_SUBMISSION_ERROR"
@@ -71,6 +72,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeRouteNotFound:
 		return true
 	case ErrorCodeServiceUnavailable:
+		return true
+	case ErrorCodeSuspensionNotOpen:
 		return true
 	case ErrorCodeTaskNotFound:
 		return true
@@ -480,7 +483,14 @@ type CreateTaskResponse struct {
 // ErrorCode What went wrong, for a program to branch on.
 type ErrorCode string
 
-// ErrorDetails Structured context, for example the field that failed validation; {} when there is none.
+// ErrorDetails Structured context for a program to act on; {} when there is none. Keys by code:
+// `field` (INVALID_REQUEST, REQUEST_VALIDATION_ERROR: the parameter, header or JSON
+// pointer that is wrong, with `reason` on a 422); `knownTaskTypes` (INVALID_REQUEST
+// for an unknown taskType: the task types there are); `lastEventId` (INVALID_REQUEST
+// for a cursor ahead of the task); `taskId` with `clientRequestId` or
+// `clientActionId` (IDEMPOTENCY_CONFLICT: the task the key belongs to);
+// `allowedActions`, `suspendId`, `actionType` (ACTION_NOT_ALLOWED);
+// `suspendId`, `openSuspendId` (SUSPENSION_NOT_OPEN).
 type ErrorDetails map[string]interface{}
 
 // ErrorResponse The one error envelope of every endpoint.
@@ -488,7 +498,14 @@ type ErrorResponse struct {
 	// Code What went wrong, for a program to branch on.
 	Code ErrorCode `json:"code"`
 
-	// Details Structured context, for example the field that failed validation; {} when there is none.
+	// Details Structured context for a program to act on; {} when there is none. Keys by code:
+	// `field` (INVALID_REQUEST, REQUEST_VALIDATION_ERROR: the parameter, header or JSON
+	// pointer that is wrong, with `reason` on a 422); `knownTaskTypes` (INVALID_REQUEST
+	// for an unknown taskType: the task types there are); `lastEventId` (INVALID_REQUEST
+	// for a cursor ahead of the task); `taskId` with `clientRequestId` or
+	// `clientActionId` (IDEMPOTENCY_CONFLICT: the task the key belongs to);
+	// `allowedActions`, `suspendId`, `actionType` (ACTION_NOT_ALLOWED);
+	// `suspendId`, `openSuspendId` (SUSPENSION_NOT_OPEN).
 	Details ErrorDetails `json:"details"`
 
 	// Message For people; never a Go error string of an internal failure.

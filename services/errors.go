@@ -78,8 +78,62 @@ func envelope(err error) *Error {
 		return e
 	}
 	e = mapSentinel(err)
+	for _, add := range detailers {
+		add(err, e.Details)
+	}
 	e.Err = err
 	return e
+}
+
+// detailers copy into an envelope's details what the typed errors of the
+// root package carry, for a client to act on; each leaves details alone
+// when err is not its kind.
+var detailers = []func(err error, details map[string]any){
+	conflictDetails, notAllowedDetails, unknownTypeDetails, notOpenDetails,
+}
+
+// conflictDetails names the task an idempotency key belongs to, and the key.
+func conflictDetails(err error, details map[string]any) {
+	var conflict *taskbridge.IdempotencyConflictError
+	if !errors.As(err, &conflict) {
+		return
+	}
+	details["taskId"] = conflict.TaskID
+	if conflict.ClientActionID != "" {
+		details["clientActionId"] = conflict.ClientActionID
+	} else {
+		details["clientRequestId"] = conflict.ClientRequestID
+	}
+}
+
+// notAllowedDetails lists the action types the suspension allows.
+func notAllowedDetails(err error, details map[string]any) {
+	var notAllowed *taskbridge.ActionNotAllowedError
+	if errors.As(err, &notAllowed) {
+		details["suspendId"], details["actionType"] = notAllowed.SuspendID, notAllowed.ActionType
+		details["allowedActions"] = notAllowed.AllowedActions
+	}
+}
+
+// unknownTypeDetails lists the task types there are.
+func unknownTypeDetails(err error, details map[string]any) {
+	var unknown *taskbridge.UnknownTaskTypeError
+	if errors.As(err, &unknown) {
+		details["knownTaskTypes"] = unknown.Known
+	}
+}
+
+// notOpenDetails names the suspension asked for and the one open now (null
+// when none).
+func notOpenDetails(err error, details map[string]any) {
+	var notOpen *taskbridge.SuspensionNotOpenError
+	if !errors.As(err, &notOpen) {
+		return
+	}
+	details["suspendId"], details["openSuspendId"] = notOpen.SuspendID, nil
+	if notOpen.OpenSuspendID != "" {
+		details["openSuspendId"] = notOpen.OpenSuspendID
+	}
 }
 
 func mapSentinel(err error) *Error {
@@ -87,7 +141,8 @@ func mapSentinel(err error) *Error {
 	case errors.Is(err, taskbridge.ErrTaskNotFound):
 		return newError(http.StatusNotFound, gen.ErrorCodeTaskNotFound, "task not found")
 	case errors.Is(err, taskbridge.ErrSuspensionNotFound):
-		return newError(http.StatusNotFound, gen.ErrorCodeTaskNotFound, "the task has no such suspension")
+		return newError(http.StatusConflict, gen.ErrorCodeSuspensionNotOpen,
+			"the task does not wait on this suspension", "field", "suspendId")
 	case errors.Is(err, taskbridge.ErrIdempotencyConflict):
 		return newError(http.StatusConflict, gen.ErrorCodeIdempotencyConflict,
 			"this idempotency key was already used for a different request")
@@ -131,6 +186,7 @@ var statusOf = map[gen.ErrorCode]int{
 	gen.ErrorCodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	gen.ErrorCodeIdempotencyConflict:    http.StatusConflict,
 	gen.ErrorCodeActionNotAllowed:       http.StatusConflict,
+	gen.ErrorCodeSuspensionNotOpen:      http.StatusConflict,
 	gen.ErrorCodeRequestValidationError: http.StatusUnprocessableEntity,
 	gen.ErrorCodeTaskSubmissionError:    http.StatusServiceUnavailable,
 	gen.ErrorCodeNotReady:               http.StatusServiceUnavailable,

@@ -112,9 +112,10 @@ func TestCreateIsIdempotentPerOwnerAndRequestID(t *testing.T) {
 		require.Equal(t, created.TaskId, again.TaskId)
 		require.Equal(t, created.CreatedAt, again.CreatedAt)
 	})
-	t.Run("other input: 409", func(t *testing.T) {
+	t.Run("other input: 409 naming the task of the key", func(t *testing.T) {
 		r := h.doJSON(t, http.MethodPost, "/api/v1/tasks", "alice", body(map[string]any{"a": 2}, nil))
-		requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeIdempotencyConflict)
+		details := requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeIdempotencyConflict)
+		require.Equal(t, created.TaskId, details["taskId"])
 	})
 	t.Run("other task type: 409", func(t *testing.T) {
 		r := h.doJSON(t, http.MethodPost, "/api/v1/tasks", "alice", map[string]any{

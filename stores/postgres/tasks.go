@@ -34,7 +34,7 @@ func scanTask(row pgx.Row) (t taskbridge.Task, attachments int, err error) {
 
 // CreateTask creates the task, or returns the one created before with the
 // same Owner and ClientRequestID (created=false) when the fingerprints match,
-// and ErrIdempotencyConflict when they differ. The unique key on (owner,
+// and an *IdempotencyConflictError when they differ. The unique key on (owner,
 // client_request_id) makes concurrent identical creates, from any number of
 // processes, create one task. It fails when t.ID is empty or taken by
 // another request.
@@ -63,9 +63,8 @@ func (s *Store) CreateTask(ctx context.Context, t taskbridge.NewTask) (_ taskbri
 		if err != nil {
 			return taskbridge.Task{}, false, err
 		}
-		if task.Fingerprint != t.Fingerprint {
-			return taskbridge.Task{}, false, fmt.Errorf("task %q for client request %q: %w",
-				task.ID, t.ClientRequestID, taskbridge.ErrIdempotencyConflict)
+		if err := task.CheckRepeat(t); err != nil {
+			return taskbridge.Task{}, false, err
 		}
 		return task, false, nil
 	}
