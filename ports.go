@@ -243,7 +243,11 @@ type Reporter interface {
 }
 
 // AuthResolver finds the caller of a request. It returns ErrUnauthenticated
-// (wrapped) when the request carries no valid credentials. Safe for
+// (wrapped) when the request carries no valid credentials; what the error
+// says past the sentinel, as in fmt.Errorf("%w: the token expired",
+// ErrUnauthenticated), is told to the client as the reason, so it must
+// carry no internal detail. Any other error is a failure of the resolver:
+// the request is refused as unauthenticated, without a reason. Safe for
 // concurrent use.
 type AuthResolver interface {
 	Resolve(ctx context.Context, r *http.Request) (Principal, error)

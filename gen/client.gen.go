@@ -1058,6 +1058,11 @@ type ClientWithResponsesInterface interface {
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessClientResponse, error)
 }
 
+// CreateTaskClientResponse401Headers the declared response headers of an HTTP 401 response for CreateTask
+type CreateTaskClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // CreateTaskClientResponse429Headers the declared response headers of an HTTP 429 response for CreateTask
 type CreateTaskClientResponse429Headers struct {
 	RetryAfter *int
@@ -1093,6 +1098,8 @@ type CreateTaskClientResponse struct {
 	JSON429 *TooManyRequests
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateTaskClientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateTaskClientResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -1183,6 +1190,11 @@ func (r CreateTaskClientResponse) ContentType() string {
 	return ""
 }
 
+// ConnectTaskStreamClientResponse401Headers the declared response headers of an HTTP 401 response for ConnectTaskStream
+type ConnectTaskStreamClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 type ConnectTaskStreamClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1190,6 +1202,8 @@ type ConnectTaskStreamClientResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ConnectTaskStreamClientResponse401Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -1231,6 +1245,11 @@ func (r ConnectTaskStreamClientResponse) ContentType() string {
 	return ""
 }
 
+// GetTaskClientResponse401Headers the declared response headers of an HTTP 401 response for GetTask
+type GetTaskClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // GetTaskClientResponse503Headers the declared response headers of an HTTP 503 response for GetTask
 type GetTaskClientResponse503Headers struct {
 	RetryAfter *int
@@ -1249,6 +1268,8 @@ type GetTaskClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetTaskClientResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetTaskClientResponse503Headers
 }
@@ -1307,6 +1328,11 @@ func (r GetTaskClientResponse) ContentType() string {
 	return ""
 }
 
+// SubmitTaskActionClientResponse401Headers the declared response headers of an HTTP 401 response for SubmitTaskAction
+type SubmitTaskActionClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // SubmitTaskActionClientResponse503Headers the declared response headers of an HTTP 503 response for SubmitTaskAction
 type SubmitTaskActionClientResponse503Headers struct {
 	RetryAfter *int
@@ -1333,6 +1359,8 @@ type SubmitTaskActionClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SubmitTaskActionClientResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SubmitTaskActionClientResponse503Headers
 }
@@ -1411,6 +1439,11 @@ func (r SubmitTaskActionClientResponse) ContentType() string {
 	return ""
 }
 
+// CancelTaskClientResponse401Headers the declared response headers of an HTTP 401 response for CancelTask
+type CancelTaskClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // CancelTaskClientResponse503Headers the declared response headers of an HTTP 503 response for CancelTask
 type CancelTaskClientResponse503Headers struct {
 	RetryAfter *int
@@ -1433,6 +1466,8 @@ type CancelTaskClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelTaskClientResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CancelTaskClientResponse503Headers
 }
@@ -1501,6 +1536,11 @@ func (r CancelTaskClientResponse) ContentType() string {
 	return ""
 }
 
+// PollTaskEventsClientResponse401Headers the declared response headers of an HTTP 401 response for PollTaskEvents
+type PollTaskEventsClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // PollTaskEventsClientResponse503Headers the declared response headers of an HTTP 503 response for PollTaskEvents
 type PollTaskEventsClientResponse503Headers struct {
 	RetryAfter *int
@@ -1521,6 +1561,8 @@ type PollTaskEventsClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PollTaskEventsClientResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *PollTaskEventsClientResponse503Headers
 }
@@ -1590,6 +1632,11 @@ type StreamTaskEventsClientResponse200Headers struct {
 	XAccelBuffering *string
 }
 
+// StreamTaskEventsClientResponse401Headers the declared response headers of an HTTP 401 response for StreamTaskEvents
+type StreamTaskEventsClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // StreamTaskEventsClientResponse429Headers the declared response headers of an HTTP 429 response for StreamTaskEvents
 type StreamTaskEventsClientResponse429Headers struct {
 	RetryAfter *int
@@ -1617,6 +1664,8 @@ type StreamTaskEventsClientResponse struct {
 	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *StreamTaskEventsClientResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StreamTaskEventsClientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *StreamTaskEventsClientResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -2063,6 +2112,16 @@ func ParseCreateTaskClientResponse(rsp *http.Response) (*CreateTaskClientRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateTaskClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateTaskClientResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2121,6 +2180,19 @@ func ParseConnectTaskStreamClientResponse(rsp *http.Response) (*ConnectTaskStrea
 
 	}
 
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ConnectTaskStreamClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
 	return response, nil
 }
 
@@ -2176,6 +2248,16 @@ func ParseGetTaskClientResponse(rsp *http.Response) (*GetTaskClientResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers GetTaskClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetTaskClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2271,6 +2353,16 @@ func ParseSubmitTaskActionClientResponse(rsp *http.Response) (*SubmitTaskActionC
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers SubmitTaskActionClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers SubmitTaskActionClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2352,6 +2444,16 @@ func ParseCancelTaskClientResponse(rsp *http.Response) (*CancelTaskClientRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers CancelTaskClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers CancelTaskClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2426,6 +2528,16 @@ func ParsePollTaskEventsClientResponse(rsp *http.Response) (*PollTaskEventsClien
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers PollTaskEventsClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers PollTaskEventsClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2520,6 +2632,16 @@ func ParseStreamTaskEventsClientResponse(rsp *http.Response) (*StreamTaskEventsC
 			headers.XAccelBuffering = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers StreamTaskEventsClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers StreamTaskEventsClientResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

@@ -490,7 +490,8 @@ type ErrorCode string
 // for a cursor ahead of the task); `taskId` with `clientRequestId` or
 // `clientActionId` (IDEMPOTENCY_CONFLICT: the task the key belongs to);
 // `allowedActions`, `suspendId`, `actionType` (ACTION_NOT_ALLOWED);
-// `suspendId`, `openSuspendId` (SUSPENSION_NOT_OPEN).
+// `suspendId`, `openSuspendId` (SUSPENSION_NOT_OPEN); `reason`
+// (AUTHENTICATION_ERROR: why the credentials were refused, when the host says).
 type ErrorDetails map[string]interface{}
 
 // ErrorResponse The one error envelope of every endpoint.
@@ -505,7 +506,8 @@ type ErrorResponse struct {
 	// for a cursor ahead of the task); `taskId` with `clientRequestId` or
 	// `clientActionId` (IDEMPOTENCY_CONFLICT: the task the key belongs to);
 	// `allowedActions`, `suspendId`, `actionType` (ACTION_NOT_ALLOWED);
-	// `suspendId`, `openSuspendId` (SUSPENSION_NOT_OPEN).
+	// `suspendId`, `openSuspendId` (SUSPENSION_NOT_OPEN); `reason`
+	// (AUTHENTICATION_ERROR: why the credentials were refused, when the host says).
 	Details ErrorDetails `json:"details"`
 
 	// Message For people; never a Go error string of an internal failure.

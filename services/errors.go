@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/taskbridge-go/taskbridge"
@@ -26,6 +27,10 @@ type Error struct {
 	// RetryAfter, when above 0, is sent as Retry-After (whole seconds,
 	// rounded up).
 	RetryAfter time.Duration
+	// BearerError, with a 401, is the RFC 6750 error code of the Bearer
+	// challenge sent as WWW-Authenticate: "invalid_token" when the
+	// request's token was refused, "" (no error code) when it carried none.
+	BearerError string
 	// Err is the cause, for logs only.
 	Err error
 }
@@ -150,7 +155,7 @@ func mapSentinel(err error) *Error {
 		return newError(http.StatusConflict, gen.ErrorCodeActionNotAllowed,
 			"the suspension does not allow this action type")
 	case errors.Is(err, taskbridge.ErrUnauthenticated):
-		return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+		return unauthenticated(err, false)
 	case errors.Is(err, taskbridge.ErrForbidden):
 		return newError(http.StatusForbidden, gen.ErrorCodeTaskOwnershipError, "not allowed to create this task")
 	case errors.Is(err, taskbridge.ErrUnknownTaskType):
@@ -173,6 +178,46 @@ func mapSentinel(err error) *Error {
 		return newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest, err.Error())
 	}
 	return newError(http.StatusInternalServerError, gen.ErrorCodeInternalError, "internal error")
+}
+
+// unauthenticated is the 401 of a request that the AuthResolver refused
+// with err: details.reason is what the resolver said past
+// ErrUnauthenticated, and tokenRefused names a refused token in the
+// challenge. An err that is not ErrUnauthenticated is the resolver's own
+// failure: no reason comes from it, and no token was judged.
+func unauthenticated(err error, tokenRefused bool) *Error {
+	e := newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+	if !errors.Is(err, taskbridge.ErrUnauthenticated) {
+		return e
+	}
+	if reason := authReason(err); reason != "" {
+		e.Details["reason"] = reason
+	}
+	if tokenRefused {
+		e.BearerError = "invalid_token"
+	}
+	return e
+}
+
+// authReason is the text an error adds past ErrUnauthenticated's own, as
+// "the token expired" of fmt.Errorf("%w: the token expired",
+// taskbridge.ErrUnauthenticated); "" when it adds none.
+func authReason(err error) string {
+	_, reason, found := strings.Cut(err.Error(), taskbridge.ErrUnauthenticated.Error())
+	if !found {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimLeft(reason, ": "))
+}
+
+// challenge is the WWW-Authenticate value of a 401: a Bearer challenge in
+// realm, with the error code of e.
+func challenge(realm string, e *Error) string {
+	c := `Bearer realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `"`
+	if e.BearerError != "" {
+		c += `, error="` + e.BearerError + `"`
+	}
+	return c
 }
 
 // statusOf is the HTTP status that answers an error code of the contract.
