@@ -21,7 +21,8 @@ var (
 	// ErrIdempotencyConflict: the key was used before for a different request.
 	// 409 IDEMPOTENCY_CONFLICT.
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
-	// ErrSuspensionNotFound: the task has no suspension with that id. 404.
+	// ErrSuspensionNotFound: the task has no suspension with that id. An
+	// action for it is 409 SUSPENSION_NOT_OPEN.
 	ErrSuspensionNotFound = errors.New("suspension not found")
 	// ErrSuspensionExpired: the suspension a task waits on expired before an
 	// action answered it; an executor's suspend returns it (wrapped).
@@ -72,3 +73,70 @@ type InvalidInputError struct {
 func (e *InvalidInputError) Error() string {
 	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
 }
+
+// IdempotencyConflictError is ErrIdempotencyConflict with what the key
+// belongs to, so that a client can go there: the task an earlier create
+// made with ClientRequestID, or the task whose action took ClientActionID.
+type IdempotencyConflictError struct {
+	// TaskID is the task the key belongs to.
+	TaskID string
+	// ClientRequestID is the key of a create, ClientActionID that of an
+	// action; only one of them is set.
+	ClientRequestID, ClientActionID string
+}
+
+func (e *IdempotencyConflictError) Error() string {
+	if e.ClientActionID != "" {
+		return fmt.Sprintf("action %q of task %q: %v", e.ClientActionID, e.TaskID, ErrIdempotencyConflict)
+	}
+	return fmt.Sprintf("task %q for client request %q: %v", e.TaskID, e.ClientRequestID, ErrIdempotencyConflict)
+}
+
+// Unwrap returns ErrIdempotencyConflict.
+func (e *IdempotencyConflictError) Unwrap() error { return ErrIdempotencyConflict }
+
+// ActionNotAllowedError is ErrActionNotAllowed with the action types the
+// suspension does allow.
+type ActionNotAllowedError struct {
+	TaskID, SuspendID string
+	// ActionType is the refused type; AllowedActions those the suspension
+	// allows.
+	ActionType     string
+	AllowedActions []string
+}
+
+func (e *ActionNotAllowedError) Error() string {
+	return fmt.Sprintf("action type %q on suspension %q of task %q (it allows %q): %v",
+		e.ActionType, e.SuspendID, e.TaskID, e.AllowedActions, ErrActionNotAllowed)
+}
+
+// Unwrap returns ErrActionNotAllowed.
+func (e *ActionNotAllowedError) Unwrap() error { return ErrActionNotAllowed }
+
+// UnknownTaskTypeError is ErrUnknownTaskType with the task types there are.
+type UnknownTaskTypeError struct {
+	TaskType string
+	// Known are the task types there are, in order.
+	Known []string
+}
+
+func (e *UnknownTaskTypeError) Error() string {
+	return fmt.Sprintf("%v %q (known: %q)", ErrUnknownTaskType, e.TaskType, e.Known)
+}
+
+// Unwrap returns ErrUnknownTaskType.
+func (e *UnknownTaskTypeError) Unwrap() error { return ErrUnknownTaskType }
+
+// SuspensionNotOpenError is ErrSuspensionNotFound for an action: the task
+// has no suspension SuspendID, and OpenSuspendID is the one it waits on
+// now ("" when none), so that a client can answer that one instead.
+type SuspensionNotOpenError struct {
+	TaskID, SuspendID, OpenSuspendID string
+}
+
+func (e *SuspensionNotOpenError) Error() string {
+	return fmt.Sprintf("suspension %q of task %q (open: %q): %v", e.SuspendID, e.TaskID, e.OpenSuspendID, ErrSuspensionNotFound)
+}
+
+// Unwrap returns ErrSuspensionNotFound.
+func (e *SuspensionNotOpenError) Unwrap() error { return ErrSuspensionNotFound }

@@ -77,6 +77,21 @@ type Append struct {
 	Key string
 }
 
+// Kept returns what the append leaves on its task's record beside its
+// status move, so that a snapshot shows it without replaying the history:
+// the payload of a TASK_PROGRESS event becomes the task's Progress, and that
+// of a terminal event its Outcome. A nil return leaves that field as it is.
+// Every store applies it in the same step as the append it comes with.
+func (a Append) Kept() (progress, outcome json.RawMessage) {
+	switch {
+	case a.Type == EventProgress:
+		return a.Payload, nil
+	case a.Type.IsTerminal():
+		return nil, a.Payload
+	}
+	return nil, nil
+}
+
 // ErrMalformedCursor is returned by ParseEventID for a string that cannot be
 // an event id.
 var ErrMalformedCursor = errors.New("malformed event id")

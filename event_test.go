@@ -1,6 +1,7 @@
 package taskbridge_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -50,5 +51,33 @@ func TestEndStatus(t *testing.T) {
 	} {
 		require.Equal(t, want, typ.EndStatus(), typ)
 		require.Equal(t, typ.IsTerminal(), want != "", typ)
+	}
+}
+
+func TestAppendKept(t *testing.T) {
+	t.Parallel()
+	payload := json.RawMessage(`{"x":1}`)
+	for typ, want := range map[taskbridge.EventType]string{
+		taskbridge.EventProgress:       "progress",
+		taskbridge.EventCompleted:      "outcome",
+		taskbridge.EventFailed:         "outcome",
+		taskbridge.EventCancelled:      "outcome",
+		taskbridge.EventStarted:        "",
+		taskbridge.EventMessage:        "",
+		taskbridge.EventSuspended:      "",
+		taskbridge.EventActionAccepted: "",
+	} {
+		progress, outcome := taskbridge.Append{Type: typ, Payload: payload}.Kept()
+		switch want {
+		case "progress":
+			require.Equal(t, payload, progress, typ)
+			require.Nil(t, outcome, typ)
+		case "outcome":
+			require.Nil(t, progress, typ)
+			require.Equal(t, payload, outcome, typ)
+		default:
+			require.Nil(t, progress, typ)
+			require.Nil(t, outcome, typ)
+		}
 	}
 }

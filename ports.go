@@ -10,9 +10,10 @@ import (
 // TaskRegistry keeps task records. All methods are safe for concurrent use.
 type TaskRegistry interface {
 	// CreateTask creates the task, or finds the one created before with the
-	// same Owner and ClientRequestID: it returns that task and created=false
-	// when the fingerprints match, ErrIdempotencyConflict when they differ.
-	// Concurrent identical creates make exactly one task.
+	// same Owner and ClientRequestID and judges it with Task.CheckRepeat: it
+	// returns that task and created=false when the fingerprints match, an
+	// *IdempotencyConflictError (ErrIdempotencyConflict) naming it when they
+	// differ. Concurrent identical creates make exactly one task.
 	CreateTask(ctx context.Context, t NewTask) (task Task, created bool, err error)
 	// GetTask returns the task, or ErrTaskNotFound.
 	GetTask(ctx context.Context, taskID string) (Task, error)
@@ -84,14 +85,15 @@ type SuspensionStore interface {
 // concurrent use.
 type ActionReceiptStore interface {
 	// RecordAction judges an action and records its outcome in one step. A
-	// repeat of an accepted ClientActionID with the same fingerprint is
-	// DEDUPLICATED, with another is ErrIdempotencyConflict. Otherwise it
-	// returns ErrSuspensionNotFound or ErrActionNotAllowed, or judges the
-	// suspension: already resolved or closed, REJECTED_ALREADY_RESOLVED;
-	// expired (also when found overdue now, which expires it),
-	// REJECTED_EXPIRED; open, ACCEPTED: the receipt is stored, the
-	// suspension resolved with a pending hand-off and the TASK_ACTION_ACCEPTED
-	// event appended, all or nothing.
+	// repeat of an accepted ClientActionID is judged by ActionReceipt.CheckRepeat:
+	// with the same fingerprint it is DEDUPLICATED, with another an
+	// *IdempotencyConflictError. Otherwise it returns ErrSuspensionNotFound
+	// for a suspension the task does not have, or judges the suspension with
+	// Suspension.Judge: an *ActionNotAllowedError; already resolved or
+	// closed, REJECTED_ALREADY_RESOLVED; expired (also when found overdue
+	// now, which expires it), REJECTED_EXPIRED; open, ACCEPTED: the receipt
+	// is stored, the suspension resolved with a pending hand-off and the
+	// TASK_ACTION_ACCEPTED event appended, all or nothing.
 	RecordAction(ctx context.Context, a ActionRequest) (ActionOutcome, error)
 	// PruneReceipts removes up to limit receipts received before the given
 	// time whose hand-off is done; a later repeat of their ClientActionID is
@@ -241,7 +243,11 @@ type Reporter interface {
 }
 
 // AuthResolver finds the caller of a request. It returns ErrUnauthenticated
-// (wrapped) when the request carries no valid credentials. Safe for
+// (wrapped) when the request carries no valid credentials; what the error
+// says past the sentinel, as in fmt.Errorf("%w: the token expired",
+// ErrUnauthenticated), is told to the client as the reason, so it must
+// carry no internal detail. Any other error is a failure of the resolver:
+// the request is refused as unauthenticated, without a reason. Safe for
 // concurrent use.
 type AuthResolver interface {
 	Resolve(ctx context.Context, r *http.Request) (Principal, error)

@@ -57,6 +57,25 @@ func (s Suspension) Expired(now time.Time) bool {
 	return !s.ExpiresAt.IsZero() && !now.Before(s.ExpiresAt)
 }
 
+// Judge decides what an action that no receipt of the task holds does to s
+// at a.Now: an *ActionNotAllowedError for a type s does not allow, whatever
+// its state; REJECTED_ALREADY_RESOLVED when s was resolved or closed;
+// REJECTED_EXPIRED when it expired, or is open but overdue at a.Now (which
+// the store then records as expired); ACCEPTED when it is open.
+func (s Suspension) Judge(a ActionRequest) (ActionStatus, error) {
+	if !s.Allows(a.ActionType) {
+		return "", &ActionNotAllowedError{TaskID: s.TaskID, SuspendID: s.SuspendID, ActionType: a.ActionType,
+			AllowedActions: slices.Clone(s.AllowedActions)}
+	}
+	switch {
+	case s.State == SuspensionResolved || s.State == SuspensionClosed:
+		return ActionRejectedAlreadyResolved, nil
+	case s.State == SuspensionExpired || s.Expired(a.Now):
+		return ActionRejectedExpired, nil
+	}
+	return ActionAccepted, nil
+}
+
 // ActionRequest is a client's answer to a suspension, as a store records it.
 type ActionRequest struct {
 	TaskID         string
@@ -94,6 +113,16 @@ type ActionReceipt struct {
 	ReceivedAt time.Time
 	// EventID is the TASK_ACTION_ACCEPTED event it appended.
 	EventID uint64
+}
+
+// CheckRepeat judges an action whose ClientActionID rc, a receipt of the
+// same task, holds: nil when it is the same action (their fingerprints are
+// equal: DEDUPLICATED), an *IdempotencyConflictError otherwise.
+func (rc ActionReceipt) CheckRepeat(a ActionRequest) error {
+	if rc.Fingerprint == a.Fingerprint {
+		return nil
+	}
+	return &IdempotencyConflictError{TaskID: rc.TaskID, ClientActionID: rc.ClientActionID}
 }
 
 // ActionOutcome is what recording an action did.

@@ -96,6 +96,16 @@ type NewTask struct {
 	TraceParent string
 }
 
+// CheckRepeat judges a create that found t under its Owner and
+// ClientRequestID: nil when n is the same request (their fingerprints are
+// equal), an *IdempotencyConflictError naming t when it is another one.
+func (t Task) CheckRepeat(n NewTask) error {
+	if t.Fingerprint == n.Fingerprint {
+		return nil
+	}
+	return &IdempotencyConflictError{TaskID: t.ID, ClientRequestID: n.ClientRequestID}
+}
+
 // Task is a task as a store keeps it.
 type Task struct {
 	NewTask
@@ -112,4 +122,10 @@ type Task struct {
 	CancelRequested bool
 	// CancelReason is the reason given with the first cancel request.
 	CancelReason string
+	// Progress is the payload of the task's newest TASK_PROGRESS event, nil
+	// before its first; Outcome is the payload of its terminal event
+	// (TASK_COMPLETED, TASK_FAILED or TASK_CANCELLED), nil while it lives.
+	// A store keeps both with each append (see Append.Kept), so that a
+	// snapshot shows them without replaying the history.
+	Progress, Outcome json.RawMessage
 }

@@ -22,7 +22,10 @@ func (f AuthFunc) Resolve(ctx context.Context, r *http.Request) (taskbridge.Prin
 // browsers, whose EventSource and WebSocket cannot set headers, from the
 // access_token query parameter, and hands it to verify. A request without
 // a token is taskbridge.ErrUnauthenticated; verify returns it (wrapped) for
-// a token it refuses.
+// a token it refuses. Either is answered 401 with a Bearer challenge
+// (error="invalid_token" for a refused token) and, as details.reason, what
+// the error says past the sentinel: fmt.Errorf("%w: the token expired",
+// taskbridge.ErrUnauthenticated) tells the client "the token expired".
 func BearerAuth(verify func(ctx context.Context, token string) (taskbridge.Principal, error)) taskbridge.AuthResolver {
 	return AuthFunc(func(ctx context.Context, r *http.Request) (taskbridge.Principal, error) {
 		token := r.URL.Query().Get("access_token")

@@ -160,6 +160,9 @@ type HTTP struct {
 	// decides per caller; a zero field is its default (10 MiB a file,
 	// 25 MiB in all, 10 files, any content type).
 	Uploads taskbridge.UploadLimits
+	// Realm names the API in the Bearer challenge (WWW-Authenticate) of a
+	// 401; default "taskbridge".
+	Realm string
 }
 
 func (h HTTP) withDefaults() HTTP {
@@ -360,6 +363,7 @@ func New(cfg Config) (*Bridge, error) {
 		Routes:          services.Routes{Base: cfg.HTTP.Base, Health: cfg.HTTP.Health, Ready: cfg.HTTP.Ready},
 		MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
 		BodyReadTimeout: cfg.HTTP.BodyReadTimeout,
+		Realm:           cfg.HTTP.Realm,
 	})
 	if err != nil {
 		b.stopExecutor(context.Background())

@@ -93,8 +93,10 @@ type ClientInterface interface {
 	//
 	// Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 	// `input` and attachments returns the existing task with 200 and
-	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-	// `metadata` does not take part in the comparison.
+	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+	// `details.taskId` is the task the key made. `metadata` does not take part in
+	// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+	// `details.knownTaskTypes`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -105,8 +107,10 @@ type ClientInterface interface {
 	//
 	// Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 	// `input` and attachments returns the existing task with 200 and
-	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-	// `metadata` does not take part in the comparison.
+	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+	// `details.taskId` is the task the key made. `metadata` does not take part in
+	// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+	// `details.knownTaskTypes`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -129,7 +133,13 @@ type ClientInterface interface {
 	// SubmitTaskActionWithBody Answer a suspension of the task.
 	//
 	// Idempotent per (task, `clientActionId`). The first accepted action resolves
-	// the suspension and appends TASK_ACTION_ACCEPTED.
+	// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+	// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+	// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+	// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+	// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+	// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+	// null).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -139,7 +149,13 @@ type ClientInterface interface {
 	// SubmitTaskAction Answer a suspension of the task.
 	//
 	// Idempotent per (task, `clientActionId`). The first accepted action resolves
-	// the suspension and appends TASK_ACTION_ACCEPTED.
+	// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+	// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+	// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+	// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+	// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+	// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+	// null).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -192,8 +208,10 @@ type ClientInterface interface {
 //
 // Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 // `input` and attachments returns the existing task with 200 and
-// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-// `metadata` does not take part in the comparison.
+// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+// `details.taskId` is the task the key made. `metadata` does not take part in
+// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+// `details.knownTaskTypes`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -214,8 +232,10 @@ func (c *Client) CreateTaskWithBody(ctx context.Context, contentType string, bod
 //
 // Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 // `input` and attachments returns the existing task with 200 and
-// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-// `metadata` does not take part in the comparison.
+// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+// `details.taskId` is the task the key made. `metadata` does not take part in
+// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+// `details.knownTaskTypes`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -268,7 +288,13 @@ func (c *Client) GetTask(ctx context.Context, taskId TaskId, reqEditors ...Reque
 // SubmitTaskActionWithBody Answer a suspension of the task.
 //
 // Idempotent per (task, `clientActionId`). The first accepted action resolves
-// the suspension and appends TASK_ACTION_ACCEPTED.
+// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+// null).
 //
 // Takes any type of body and a specified content type.
 //
@@ -288,7 +314,13 @@ func (c *Client) SubmitTaskActionWithBody(ctx context.Context, taskId TaskId, co
 // SubmitTaskAction Answer a suspension of the task.
 //
 // Idempotent per (task, `clientActionId`). The first accepted action resolves
-// the suspension and appends TASK_ACTION_ACCEPTED.
+// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+// null).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -903,8 +935,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 	// `input` and attachments returns the existing task with 200 and
-	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-	// `metadata` does not take part in the comparison.
+	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+	// `details.taskId` is the task the key made. `metadata` does not take part in
+	// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+	// `details.knownTaskTypes`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -915,8 +949,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 	// `input` and attachments returns the existing task with 200 and
-	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-	// `metadata` does not take part in the comparison.
+	// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+	// `details.taskId` is the task the key made. `metadata` does not take part in
+	// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+	// `details.knownTaskTypes`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -943,7 +979,13 @@ type ClientWithResponsesInterface interface {
 	// SubmitTaskActionWithBodyWithResponse Answer a suspension of the task.
 	//
 	// Idempotent per (task, `clientActionId`). The first accepted action resolves
-	// the suspension and appends TASK_ACTION_ACCEPTED.
+	// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+	// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+	// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+	// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+	// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+	// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+	// null).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -953,7 +995,13 @@ type ClientWithResponsesInterface interface {
 	// SubmitTaskActionWithResponse Answer a suspension of the task.
 	//
 	// Idempotent per (task, `clientActionId`). The first accepted action resolves
-	// the suspension and appends TASK_ACTION_ACCEPTED.
+	// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+	// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+	// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+	// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+	// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+	// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+	// null).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1010,6 +1058,11 @@ type ClientWithResponsesInterface interface {
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessClientResponse, error)
 }
 
+// CreateTaskClientResponse401Headers the declared response headers of an HTTP 401 response for CreateTask
+type CreateTaskClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // CreateTaskClientResponse429Headers the declared response headers of an HTTP 429 response for CreateTask
 type CreateTaskClientResponse429Headers struct {
 	RetryAfter *int
@@ -1045,6 +1098,8 @@ type CreateTaskClientResponse struct {
 	JSON429 *TooManyRequests
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateTaskClientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateTaskClientResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -1135,6 +1190,11 @@ func (r CreateTaskClientResponse) ContentType() string {
 	return ""
 }
 
+// ConnectTaskStreamClientResponse401Headers the declared response headers of an HTTP 401 response for ConnectTaskStream
+type ConnectTaskStreamClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 type ConnectTaskStreamClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1142,6 +1202,8 @@ type ConnectTaskStreamClientResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ConnectTaskStreamClientResponse401Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -1183,6 +1245,11 @@ func (r ConnectTaskStreamClientResponse) ContentType() string {
 	return ""
 }
 
+// GetTaskClientResponse401Headers the declared response headers of an HTTP 401 response for GetTask
+type GetTaskClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // GetTaskClientResponse503Headers the declared response headers of an HTTP 503 response for GetTask
 type GetTaskClientResponse503Headers struct {
 	RetryAfter *int
@@ -1201,6 +1268,8 @@ type GetTaskClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetTaskClientResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetTaskClientResponse503Headers
 }
@@ -1259,6 +1328,11 @@ func (r GetTaskClientResponse) ContentType() string {
 	return ""
 }
 
+// SubmitTaskActionClientResponse401Headers the declared response headers of an HTTP 401 response for SubmitTaskAction
+type SubmitTaskActionClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // SubmitTaskActionClientResponse503Headers the declared response headers of an HTTP 503 response for SubmitTaskAction
 type SubmitTaskActionClientResponse503Headers struct {
 	RetryAfter *int
@@ -1285,6 +1359,8 @@ type SubmitTaskActionClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SubmitTaskActionClientResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SubmitTaskActionClientResponse503Headers
 }
@@ -1363,6 +1439,11 @@ func (r SubmitTaskActionClientResponse) ContentType() string {
 	return ""
 }
 
+// CancelTaskClientResponse401Headers the declared response headers of an HTTP 401 response for CancelTask
+type CancelTaskClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // CancelTaskClientResponse503Headers the declared response headers of an HTTP 503 response for CancelTask
 type CancelTaskClientResponse503Headers struct {
 	RetryAfter *int
@@ -1385,6 +1466,8 @@ type CancelTaskClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelTaskClientResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CancelTaskClientResponse503Headers
 }
@@ -1453,6 +1536,11 @@ func (r CancelTaskClientResponse) ContentType() string {
 	return ""
 }
 
+// PollTaskEventsClientResponse401Headers the declared response headers of an HTTP 401 response for PollTaskEvents
+type PollTaskEventsClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // PollTaskEventsClientResponse503Headers the declared response headers of an HTTP 503 response for PollTaskEvents
 type PollTaskEventsClientResponse503Headers struct {
 	RetryAfter *int
@@ -1473,6 +1561,8 @@ type PollTaskEventsClientResponse struct {
 	JSON422 *UnprocessableEntity
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PollTaskEventsClientResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *PollTaskEventsClientResponse503Headers
 }
@@ -1542,6 +1632,11 @@ type StreamTaskEventsClientResponse200Headers struct {
 	XAccelBuffering *string
 }
 
+// StreamTaskEventsClientResponse401Headers the declared response headers of an HTTP 401 response for StreamTaskEvents
+type StreamTaskEventsClientResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
 // StreamTaskEventsClientResponse429Headers the declared response headers of an HTTP 429 response for StreamTaskEvents
 type StreamTaskEventsClientResponse429Headers struct {
 	RetryAfter *int
@@ -1569,6 +1664,8 @@ type StreamTaskEventsClientResponse struct {
 	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *StreamTaskEventsClientResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StreamTaskEventsClientResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *StreamTaskEventsClientResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -1727,8 +1824,10 @@ func (r GetReadinessClientResponse) ContentType() string {
 //
 // Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 // `input` and attachments returns the existing task with 200 and
-// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-// `metadata` does not take part in the comparison.
+// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+// `details.taskId` is the task the key made. `metadata` does not take part in
+// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+// `details.knownTaskTypes`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1745,8 +1844,10 @@ func (c *ClientWithResponses) CreateTaskWithBodyWithResponse(ctx context.Context
 //
 // Idempotent per (owner, `clientRequestId`): a repeat with the same `taskType`,
 // `input` and attachments returns the existing task with 200 and
-// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`.
-// `metadata` does not take part in the comparison.
+// `deduplicated: true`; anything different is 409 `IDEMPOTENCY_CONFLICT`, whose
+// `details.taskId` is the task the key made. `metadata` does not take part in
+// the comparison. An unknown `taskType` is 400 `INVALID_REQUEST` with
+// `details.knownTaskTypes`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1791,7 +1892,13 @@ func (c *ClientWithResponses) GetTaskWithResponse(ctx context.Context, taskId Ta
 // SubmitTaskActionWithBodyWithResponse Answer a suspension of the task.
 //
 // Idempotent per (task, `clientActionId`). The first accepted action resolves
-// the suspension and appends TASK_ACTION_ACCEPTED.
+// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+// null).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1807,7 +1914,13 @@ func (c *ClientWithResponses) SubmitTaskActionWithBodyWithResponse(ctx context.C
 // SubmitTaskActionWithResponse Answer a suspension of the task.
 //
 // Idempotent per (task, `clientActionId`). The first accepted action resolves
-// the suspension and appends TASK_ACTION_ACCEPTED.
+// the suspension and appends TASK_ACTION_ACCEPTED; an action on a suspension
+// that was resolved, closed or expired is answered 202 with its REJECTED_ status.
+// 409: `IDEMPOTENCY_CONFLICT` (the `clientActionId` was used for another
+// action), `ACTION_NOT_ALLOWED` (`details.allowedActions` lists the types the
+// suspension takes), `SUSPENSION_NOT_OPEN` (the task never had a suspension
+// with this `suspendId`; `details.openSuspendId` is the one it waits on now, or
+// null).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1999,6 +2112,16 @@ func ParseCreateTaskClientResponse(rsp *http.Response) (*CreateTaskClientRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateTaskClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateTaskClientResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2057,6 +2180,19 @@ func ParseConnectTaskStreamClientResponse(rsp *http.Response) (*ConnectTaskStrea
 
 	}
 
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ConnectTaskStreamClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
 	return response, nil
 }
 
@@ -2112,6 +2248,16 @@ func ParseGetTaskClientResponse(rsp *http.Response) (*GetTaskClientResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers GetTaskClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetTaskClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2207,6 +2353,16 @@ func ParseSubmitTaskActionClientResponse(rsp *http.Response) (*SubmitTaskActionC
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers SubmitTaskActionClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers SubmitTaskActionClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2288,6 +2444,16 @@ func ParseCancelTaskClientResponse(rsp *http.Response) (*CancelTaskClientRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers CancelTaskClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers CancelTaskClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2362,6 +2528,16 @@ func ParsePollTaskEventsClientResponse(rsp *http.Response) (*PollTaskEventsClien
 	}
 
 	switch {
+	case rsp.StatusCode == 401:
+		var headers PollTaskEventsClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers PollTaskEventsClientResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -2456,6 +2632,16 @@ func ParseStreamTaskEventsClientResponse(rsp *http.Response) (*StreamTaskEventsC
 			headers.XAccelBuffering = &value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers StreamTaskEventsClientResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers StreamTaskEventsClientResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

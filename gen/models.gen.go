@@ -42,6 +42,7 @@ const (
 	ErrorCodeRequestValidationError ErrorCode = "REQUEST_VALIDATION_ERROR"
 	ErrorCodeRouteNotFound          ErrorCode = "ROUTE_NOT_FOUND"
 	ErrorCodeServiceUnavailable     ErrorCode = "SERVICE_UNAVAILABLE"
+	ErrorCodeSuspensionNotOpen      ErrorCode = "SUSPENSION_NOT_OPEN"
 	ErrorCodeTaskNotFound           ErrorCode = "TASK_NOT_FOUND"
 	ErrorCodeTaskOwnershipError     ErrorCode = "TASK_OWNERSHIP_ERROR"
 	ErrorCodeTaskSubmissionError    ErrorCode = "TASK_SUBMISSION_ERROR"
@@ -71,6 +72,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeRouteNotFound:
 		return true
 	case ErrorCodeServiceUnavailable:
+		return true
+	case ErrorCodeSuspensionNotOpen:
 		return true
 	case ErrorCodeTaskNotFound:
 		return true
@@ -480,7 +483,15 @@ type CreateTaskResponse struct {
 // ErrorCode What went wrong, for a program to branch on.
 type ErrorCode string
 
-// ErrorDetails Structured context, for example the field that failed validation; {} when there is none.
+// ErrorDetails Structured context for a program to act on; {} when there is none. Keys by code:
+// `field` (INVALID_REQUEST, REQUEST_VALIDATION_ERROR: the parameter, header or JSON
+// pointer that is wrong, with `reason` on a 422); `knownTaskTypes` (INVALID_REQUEST
+// for an unknown taskType: the task types there are); `lastEventId` (INVALID_REQUEST
+// for a cursor ahead of the task); `taskId` with `clientRequestId` or
+// `clientActionId` (IDEMPOTENCY_CONFLICT: the task the key belongs to);
+// `allowedActions`, `suspendId`, `actionType` (ACTION_NOT_ALLOWED);
+// `suspendId`, `openSuspendId` (SUSPENSION_NOT_OPEN); `reason`
+// (AUTHENTICATION_ERROR: why the credentials were refused, when the host says).
 type ErrorDetails map[string]interface{}
 
 // ErrorResponse The one error envelope of every endpoint.
@@ -488,7 +499,15 @@ type ErrorResponse struct {
 	// Code What went wrong, for a program to branch on.
 	Code ErrorCode `json:"code"`
 
-	// Details Structured context, for example the field that failed validation; {} when there is none.
+	// Details Structured context for a program to act on; {} when there is none. Keys by code:
+	// `field` (INVALID_REQUEST, REQUEST_VALIDATION_ERROR: the parameter, header or JSON
+	// pointer that is wrong, with `reason` on a 422); `knownTaskTypes` (INVALID_REQUEST
+	// for an unknown taskType: the task types there are); `lastEventId` (INVALID_REQUEST
+	// for a cursor ahead of the task); `taskId` with `clientRequestId` or
+	// `clientActionId` (IDEMPOTENCY_CONFLICT: the task the key belongs to);
+	// `allowedActions`, `suspendId`, `actionType` (ACTION_NOT_ALLOWED);
+	// `suspendId`, `openSuspendId` (SUSPENSION_NOT_OPEN); `reason`
+	// (AUTHENTICATION_ERROR: why the credentials were refused, when the host says).
 	Details ErrorDetails `json:"details"`
 
 	// Message For people; never a Go error string of an internal failure.
@@ -783,15 +802,31 @@ type TaskProgressPayload struct {
 	Stage    *string `json:"stage,omitempty"`
 }
 
-// TaskSnapshot defines model for TaskSnapshot.
+// TaskSnapshot What a client shows of a task without replaying its events: its status, its
+// newest eventId, the suspension it waits on, its latest progress and how it
+// ended. A client that follows the events resumes after lastEventId. The
+// snapshot is an addition of taskbridge-go to the TaskBridge protocol v1.
 type TaskSnapshot struct {
-	CreatedAt time.Time `json:"createdAt"`
+	// CancelReason When status is CANCELLED, the reason its TASK_CANCELLED event carries; null otherwise.
+	CancelReason *string   `json:"cancelReason"`
+	CreatedAt    time.Time `json:"createdAt"`
+
+	// Failure When status is FAILED, its TASK_FAILED payload (code, message, retryable); null otherwise.
+	Failure *TaskFailedPayload `json:"failure"`
 
 	// LastEventId The newest eventId of the task, null before its first event.
 	LastEventId *string `json:"lastEventId"`
 
 	// OpenSuspension The suspension waiting for an action, if any.
 	OpenSuspension *TaskSuspendedPayload `json:"openSuspension"`
+
+	// Progress The payload of the task's newest TASK_PROGRESS event (progress, stage,
+	// message), also after the task ended; null before its first.
+	Progress *TaskProgressPayload `json:"progress"`
+
+	// Result When status is COMPLETED, the result its TASK_COMPLETED event carries (any
+	// JSON value, null too); null otherwise.
+	Result interface{} `json:"result"`
 
 	// Status Where a task is in its life. A suspended task is RUNNING with an open
 	// suspension; COMPLETED, FAILED and CANCELLED are terminal.

@@ -60,7 +60,7 @@ func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequ
 		AcceptedEvent:  accepted,
 	})
 	if err != nil {
-		return nil, err
+		return nil, a.notOpen(ctx, t.ID, b.SuspendId, err)
 	}
 	outcome = string(out.Status)
 	body := gen.TaskClientActionResponse{
@@ -75,6 +75,24 @@ func (a *API) SubmitTaskAction(ctx context.Context, req gen.SubmitTaskActionRequ
 		a.handOff(context.WithoutCancel(ctx), taskbridge.Resume{TaskID: t.ID, SuspendID: b.SuspendId, Action: out.Receipt})
 	}
 	return gen.SubmitTaskAction202JSONResponse(body), nil
+}
+
+// notOpen turns the store's ErrSuspensionNotFound for an action into a
+// *taskbridge.SuspensionNotOpenError naming the suspension the task waits on
+// now; any other error it returns as it is.
+func (a *API) notOpen(ctx context.Context, taskID, suspendID string, err error) error {
+	if !errors.Is(err, taskbridge.ErrSuspensionNotFound) || errors.Is(err, taskbridge.ErrTaskNotFound) {
+		return err
+	}
+	open, ok, lookErr := a.cfg.Store.OpenSuspensionOf(ctx, taskID)
+	if lookErr != nil {
+		return lookErr
+	}
+	notOpen := &taskbridge.SuspensionNotOpenError{TaskID: taskID, SuspendID: suspendID}
+	if ok {
+		notOpen.OpenSuspendID = open.SuspendID
+	}
+	return notOpen
 }
 
 // checkAction judges an action's payload by the schema that the task's type

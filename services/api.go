@@ -23,6 +23,9 @@ const (
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultBodyReadTimeout = 10 * time.Second
 	DefaultCancelReason    = "cancelled_by_user"
+	// DefaultRealm names the protection space of the API in the Bearer
+	// challenge (WWW-Authenticate) of a 401.
+	DefaultRealm = "taskbridge"
 )
 
 // Notifier wakes waiting long-polls when a task's history grows.
@@ -54,8 +57,16 @@ type Config struct {
 	// Reporter is the one reporting API (NewReporter); the API uses it to end
 	// tasks that no executor runs any more.
 	Reporter taskbridge.Reporter
-	// Auth finds the caller of each secured request.
+	// Auth finds the caller of each secured request. A request it refuses
+	// with taskbridge.ErrUnauthenticated is answered 401 with what its
+	// error says past that sentinel as details.reason (so wrap it as
+	// fmt.Errorf("%w: the token expired", taskbridge.ErrUnauthenticated),
+	// and keep internal failures out of that text), and with a Bearer
+	// challenge that names a refused token invalid_token.
 	Auth taskbridge.AuthResolver
+	// Realm is the realm of that challenge; "" is DefaultRealm. It is
+	// printable ASCII.
+	Realm string
 	// Ownership decides who may create and see tasks; nil is OwnerOnly.
 	Ownership taskbridge.OwnershipPolicy
 	// Uploads decides the upload limits; nil is StaticUploads(UploadLimits{}),
@@ -159,6 +170,9 @@ func New(cfg Config) (*API, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.Realm, err = realm(cfg.Realm); err != nil {
+		return nil, err
+	}
 	spec, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("services: embedded spec: %w", err)
@@ -168,6 +182,19 @@ func New(cfg Config) (*API, error) {
 		return nil, errors.New("services: the embedded spec has no CreateTaskMultipartRequest")
 	}
 	return &API{cfg: cfg, log: cfg.Logger, routes: routeTable(spec), multipartFields: multipart.Value, limits: newLimiter(cfg.Limits, cfg.Clock)}, nil
+}
+
+// realm checks a Config.Realm and fills in its default.
+func realm(r string) (string, error) {
+	if r == "" {
+		return DefaultRealm, nil
+	}
+	for _, c := range []byte(r) {
+		if c < 0x20 || c > 0x7e {
+			return "", fmt.Errorf("services: Realm %q must be printable ASCII", r)
+		}
+	}
+	return r, nil
 }
 
 // Drain makes /ready answer 503 and refuses new creates with 503

@@ -144,8 +144,7 @@ func (a *API) create(ctx context.Context, p taskbridge.Principal, cr createReque
 func (a *API) checkInput(taskType string, input map[string]any) (json.RawMessage, error) {
 	t := a.cfg.Contract.TaskType(taskType)
 	if t == nil {
-		return nil, newError(http.StatusBadRequest, gen.ErrorCodeInvalidRequest, "unknown task type",
-			"field", "taskType", "knownTaskTypes", a.cfg.Contract.Names())
+		return nil, &taskbridge.UnknownTaskTypeError{TaskType: taskType, Known: a.cfg.Contract.Names()}
 	}
 	var v any = input
 	if input == nil {

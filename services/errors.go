@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/taskbridge-go/taskbridge"
@@ -26,6 +27,10 @@ type Error struct {
 	// RetryAfter, when above 0, is sent as Retry-After (whole seconds,
 	// rounded up).
 	RetryAfter time.Duration
+	// BearerError, with a 401, is the RFC 6750 error code of the Bearer
+	// challenge sent as WWW-Authenticate: "invalid_token" when the
+	// request's token was refused, "" (no error code) when it carried none.
+	BearerError string
 	// Err is the cause, for logs only.
 	Err error
 }
@@ -78,8 +83,62 @@ func envelope(err error) *Error {
 		return e
 	}
 	e = mapSentinel(err)
+	for _, add := range detailers {
+		add(err, e.Details)
+	}
 	e.Err = err
 	return e
+}
+
+// detailers copy into an envelope's details what the typed errors of the
+// root package carry, for a client to act on; each leaves details alone
+// when err is not its kind.
+var detailers = []func(err error, details map[string]any){
+	conflictDetails, notAllowedDetails, unknownTypeDetails, notOpenDetails,
+}
+
+// conflictDetails names the task an idempotency key belongs to, and the key.
+func conflictDetails(err error, details map[string]any) {
+	var conflict *taskbridge.IdempotencyConflictError
+	if !errors.As(err, &conflict) {
+		return
+	}
+	details["taskId"] = conflict.TaskID
+	if conflict.ClientActionID != "" {
+		details["clientActionId"] = conflict.ClientActionID
+	} else {
+		details["clientRequestId"] = conflict.ClientRequestID
+	}
+}
+
+// notAllowedDetails lists the action types the suspension allows.
+func notAllowedDetails(err error, details map[string]any) {
+	var notAllowed *taskbridge.ActionNotAllowedError
+	if errors.As(err, &notAllowed) {
+		details["suspendId"], details["actionType"] = notAllowed.SuspendID, notAllowed.ActionType
+		details["allowedActions"] = notAllowed.AllowedActions
+	}
+}
+
+// unknownTypeDetails lists the task types there are.
+func unknownTypeDetails(err error, details map[string]any) {
+	var unknown *taskbridge.UnknownTaskTypeError
+	if errors.As(err, &unknown) {
+		details["knownTaskTypes"] = unknown.Known
+	}
+}
+
+// notOpenDetails names the suspension asked for and the one open now (null
+// when none).
+func notOpenDetails(err error, details map[string]any) {
+	var notOpen *taskbridge.SuspensionNotOpenError
+	if !errors.As(err, &notOpen) {
+		return
+	}
+	details["suspendId"], details["openSuspendId"] = notOpen.SuspendID, nil
+	if notOpen.OpenSuspendID != "" {
+		details["openSuspendId"] = notOpen.OpenSuspendID
+	}
 }
 
 func mapSentinel(err error) *Error {
@@ -87,7 +146,8 @@ func mapSentinel(err error) *Error {
 	case errors.Is(err, taskbridge.ErrTaskNotFound):
 		return newError(http.StatusNotFound, gen.ErrorCodeTaskNotFound, "task not found")
 	case errors.Is(err, taskbridge.ErrSuspensionNotFound):
-		return newError(http.StatusNotFound, gen.ErrorCodeTaskNotFound, "the task has no such suspension")
+		return newError(http.StatusConflict, gen.ErrorCodeSuspensionNotOpen,
+			"the task does not wait on this suspension", "field", "suspendId")
 	case errors.Is(err, taskbridge.ErrIdempotencyConflict):
 		return newError(http.StatusConflict, gen.ErrorCodeIdempotencyConflict,
 			"this idempotency key was already used for a different request")
@@ -95,7 +155,7 @@ func mapSentinel(err error) *Error {
 		return newError(http.StatusConflict, gen.ErrorCodeActionNotAllowed,
 			"the suspension does not allow this action type")
 	case errors.Is(err, taskbridge.ErrUnauthenticated):
-		return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+		return unauthenticated(err, false)
 	case errors.Is(err, taskbridge.ErrForbidden):
 		return newError(http.StatusForbidden, gen.ErrorCodeTaskOwnershipError, "not allowed to create this task")
 	case errors.Is(err, taskbridge.ErrUnknownTaskType):
@@ -120,6 +180,46 @@ func mapSentinel(err error) *Error {
 	return newError(http.StatusInternalServerError, gen.ErrorCodeInternalError, "internal error")
 }
 
+// unauthenticated is the 401 of a request that the AuthResolver refused
+// with err: details.reason is what the resolver said past
+// ErrUnauthenticated, and tokenRefused names a refused token in the
+// challenge. An err that is not ErrUnauthenticated is the resolver's own
+// failure: no reason comes from it, and no token was judged.
+func unauthenticated(err error, tokenRefused bool) *Error {
+	e := newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+	if !errors.Is(err, taskbridge.ErrUnauthenticated) {
+		return e
+	}
+	if reason := authReason(err); reason != "" {
+		e.Details["reason"] = reason
+	}
+	if tokenRefused {
+		e.BearerError = "invalid_token"
+	}
+	return e
+}
+
+// authReason is the text an error adds past ErrUnauthenticated's own, as
+// "the token expired" of fmt.Errorf("%w: the token expired",
+// taskbridge.ErrUnauthenticated); "" when it adds none.
+func authReason(err error) string {
+	_, reason, found := strings.Cut(err.Error(), taskbridge.ErrUnauthenticated.Error())
+	if !found {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimLeft(reason, ": "))
+}
+
+// challenge is the WWW-Authenticate value of a 401: a Bearer challenge in
+// realm, with the error code of e.
+func challenge(realm string, e *Error) string {
+	c := `Bearer realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `"`
+	if e.BearerError != "" {
+		c += `, error="` + e.BearerError + `"`
+	}
+	return c
+}
+
 // statusOf is the HTTP status that answers an error code of the contract.
 var statusOf = map[gen.ErrorCode]int{
 	gen.ErrorCodeInvalidRequest:         http.StatusBadRequest,
@@ -131,6 +231,7 @@ var statusOf = map[gen.ErrorCode]int{
 	gen.ErrorCodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	gen.ErrorCodeIdempotencyConflict:    http.StatusConflict,
 	gen.ErrorCodeActionNotAllowed:       http.StatusConflict,
+	gen.ErrorCodeSuspensionNotOpen:      http.StatusConflict,
 	gen.ErrorCodeRequestValidationError: http.StatusUnprocessableEntity,
 	gen.ErrorCodeTaskSubmissionError:    http.StatusServiceUnavailable,
 	gen.ErrorCodeNotReady:               http.StatusServiceUnavailable,

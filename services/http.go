@@ -106,9 +106,9 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 }
 
 // authenticate resolves the caller into the request's context, or answers
-// 401. A request without credentials that announced a body is answered at
-// once and its connection closed, instead of reading the body to keep the
-// connection: its sender may never send it.
+// 401 with the resolver's reason. A request without credentials that
+// announced a body is answered at once and its connection closed, instead
+// of reading the body to keep the connection: its sender may never send it.
 func (a *API) authenticate(c echo.Context) error {
 	req := c.Request()
 	p, err := a.cfg.Auth.Resolve(req.Context(), req)
@@ -120,10 +120,23 @@ func (a *API) authenticate(c echo.Context) error {
 			c.Response().Header().Set(echo.HeaderConnection, "close")
 			_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now())
 		}
-		return newError(http.StatusUnauthorized, gen.ErrorCodeAuthenticationError, "authentication required")
+		e := unauthenticated(err, carriesToken(req))
+		e.Err = err
+		return e
 	}
 	c.SetRequest(req.WithContext(WithPrincipal(req.Context(), p)))
 	return nil
+}
+
+// carriesToken reports whether the request carries a token where the
+// contract's security schemes put one: a bearer token in Authorization,
+// or the access_token query parameter.
+func carriesToken(req *http.Request) bool {
+	scheme, token, _ := strings.Cut(req.Header.Get(echo.HeaderAuthorization), " ")
+	if strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != "" {
+		return true
+	}
+	return req.URL.Query().Get("access_token") != ""
 }
 
 // contentType is the request's media type; a multipart one needs a valid
@@ -324,6 +337,9 @@ func (a *API) writeError(err error, c echo.Context) {
 	if e.RetryAfter > 0 {
 		seconds := (e.RetryAfter + time.Second - 1) / time.Second
 		c.Response().Header().Set("Retry-After", strconv.FormatInt(int64(seconds), 10))
+	}
+	if e.Status == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge(a.cfg.Realm, e))
 	}
 	body := gen.ErrorResponse{Code: e.Code, Message: e.Message, Details: e.Details, Timestamp: a.now()}
 	if body.Details == nil {

@@ -16,7 +16,9 @@ const (
 )
 
 // GetTask answers the task's snapshot: status, type, timestamps, last event
-// id and its open suspension.
+// id, its open suspension, its latest progress and, once it ended, its
+// result, failure or cancel reason, all from the task's record (which the
+// store keeps with each append) without replaying its history.
 func (a *API) GetTask(ctx context.Context, req gen.GetTaskRequestObject) (gen.GetTaskResponseObject, error) {
 	_, t, err := a.task(ctx, req.TaskId)
 	if err != nil {

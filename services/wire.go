@@ -28,7 +28,8 @@ func eventIDPtr(id uint64) *string {
 	return &s
 }
 
-// snapshot is the wire snapshot of a task and its open suspension.
+// snapshot is the wire snapshot of a task and its open suspension; what
+// the task's record keeps of its progress and outcome is decoded here.
 func snapshot(t taskbridge.Task, open *taskbridge.Suspension) (gen.TaskSnapshot, error) {
 	s := gen.TaskSnapshot{
 		TaskId:      t.ID,
@@ -39,13 +40,58 @@ func snapshot(t taskbridge.Task, open *taskbridge.Suspension) (gen.TaskSnapshot,
 		LastEventId: eventIDPtr(t.LastEventID),
 	}
 	if open != nil {
-		var p gen.TaskSuspendedPayload
-		if err := json.Unmarshal(open.Payload, &p); err != nil {
+		if err := decodeInto(open.Payload, &s.OpenSuspension); err != nil {
 			return s, err
 		}
-		s.OpenSuspension = &p
 	}
-	return s, nil
+	if err := decodeInto(t.Progress, &s.Progress); err != nil {
+		return s, err
+	}
+	return s, outcome(t, &s)
+}
+
+// outcome puts the payload of the task's terminal event where its status
+// says: the result of a COMPLETED task, the failure of a FAILED one, the
+// reason of a CANCELLED one.
+func outcome(t taskbridge.Task, s *gen.TaskSnapshot) error {
+	if t.Outcome == nil {
+		return nil
+	}
+	switch t.Status {
+	case taskbridge.StatusCompleted:
+		var p struct {
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal(t.Outcome, &p); err != nil {
+			return err
+		}
+		if p.Result != nil {
+			s.Result = p.Result
+		}
+	case taskbridge.StatusFailed:
+		return decodeInto(t.Outcome, &s.Failure)
+	case taskbridge.StatusCancelled:
+		var p gen.TaskCancelledPayload
+		if err := json.Unmarshal(t.Outcome, &p); err != nil {
+			return err
+		}
+		s.CancelReason = &p.Reason
+	}
+	return nil
+}
+
+// decodeInto decodes a stored payload into a new value for *to; nil leaves
+// *to nil.
+func decodeInto[T any](payload json.RawMessage, to **T) error {
+	if payload == nil {
+		return nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(payload, v); err != nil {
+		return err
+	}
+	*to = v
+	return nil
 }
 
 func createResponse(t taskbridge.Task, deduplicated bool) gen.CreateTaskResponse {

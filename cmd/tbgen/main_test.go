@@ -140,7 +140,7 @@ func TestBadInput(t *testing.T) {
 		want   []string
 	}{
 		{"broken $ref in OpenAPI", func(t *testing.T, o, a string) []string {
-			edit(t, o, "$ref: '#/components/schemas/TaskProgressPayload'", "$ref: '#/components/schemas/TaskProgresPayload'")
+			edit(t, o, "payload:\n          $ref: '#/components/schemas/TaskProgressPayload'", "payload:\n          $ref: '#/components/schemas/TaskProgresPayload'")
 			return nil
 		}, []string{"openapi.yaml#/components/schemas/TaskProgressEvent/properties/payload/$ref", `"#/components/schemas/TaskProgresPayload" points at nothing`}},
 		{"invalid schema", func(t *testing.T, o, a string) []string {

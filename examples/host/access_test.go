@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -57,15 +58,21 @@ func TestNoCredentialsIs401(t *testing.T) {
 		struct{ method, path, body string }{http.MethodGet, "/api/v1/tasks/ws", ""})
 	for _, ep := range eps {
 		r := h.do(t, ep.method, ep.path, "", "application/json", strings.NewReader(ep.body))
-		requireEnvelope(t, r, http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
+		details := requireEnvelope(t, r, http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
+		require.Equal(t, `Bearer realm="taskbridge"`, r.header.Get("WWW-Authenticate"), "%s %s", ep.method, ep.path)
+		require.Equal(t, map[string]any{"reason": "no bearer token and no access_token"}, details, "%s %s", ep.method, ep.path)
 	}
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.base+"/api/v1/tasks/"+id, nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Basic YWxpY2U6eA==")
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
 	res.Body.Close()
-	require.Equal(t, http.StatusUnauthorized, res.StatusCode, "only bearer tokens are accepted")
+	details := requireEnvelope(t, response{status: res.StatusCode, header: res.Header, body: body}, http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
+	require.Equal(t, "the Authorization header is not a bearer token", details["reason"], "only bearer tokens are accepted")
+	require.Equal(t, `Bearer realm="taskbridge"`, res.Header.Get("WWW-Authenticate"))
 }
 
 func TestAccessTokenQueryParameter(t *testing.T) {

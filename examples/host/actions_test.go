@@ -73,7 +73,8 @@ func TestActions(t *testing.T) {
 		require.Equal(t, gen.TaskClientActionResponseStatusDeduplicated, body.Status)
 
 		_, _, r := h.act(t, "alice", id, action("a1", suspendID, "approve", map[string]any{"note": "no"}))
-		requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeIdempotencyConflict)
+		details := requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeIdempotencyConflict)
+		require.Equal(t, map[string]any{"taskId": id, "clientActionId": "a1"}, details)
 
 		status, body, _ = h.act(t, "alice", id, action("a2", suspendID, "reject", nil))
 		require.Equal(t, http.StatusAccepted, status)
@@ -88,16 +89,19 @@ func TestActions(t *testing.T) {
 		require.Equal(t, suspendID, accepted.SuspendId)
 	})
 
-	t.Run("action type not allowed: 409", func(t *testing.T) {
+	t.Run("action type not allowed: 409 with the allowed ones", func(t *testing.T) {
 		id, suspendID := h.suspended(t, "alice", "not-allowed", approve)
 		_, _, r := h.act(t, "alice", id, action("x", suspendID, "delete_everything", nil))
-		requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeActionNotAllowed)
+		details := requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeActionNotAllowed)
+		require.Equal(t, []any{"approve", "reject"}, details["allowedActions"])
 	})
 
-	t.Run("unknown suspension: 404", func(t *testing.T) {
-		id, _ := h.suspended(t, "alice", "unknown-suspension", approve)
+	t.Run("unknown suspension: 409 naming the open one", func(t *testing.T) {
+		id, suspendID := h.suspended(t, "alice", "unknown-suspension", approve)
 		_, _, r := h.act(t, "alice", id, action("x", "no-such-suspension", "approve", nil))
-		requireEnvelope(t, r, http.StatusNotFound, gen.ErrorCodeTaskNotFound)
+		details := requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeSuspensionNotOpen)
+		require.Equal(t, "no-such-suspension", details["suspendId"])
+		require.Equal(t, suspendID, details["openSuspendId"])
 	})
 
 	t.Run("racing actions: one accepted", func(t *testing.T) {

@@ -101,6 +101,9 @@ func badInput(t *testing.T, h *host) {
 			if c.field != "" {
 				require.Equal(t, c.field, details["field"], "details: %v", details)
 			}
+			if c.name == "unknown task type" {
+				require.Equal(t, []any{"echo", "scripted"}, details["knownTaskTypes"])
+			}
 			require.NotContains(t, string(r.body), "json:", "no Go error strings")
 			health := h.do(t, http.MethodGet, "/health", "", "", nil)
 			require.Equal(t, http.StatusOK, health.status, "the host keeps serving")

@@ -42,6 +42,10 @@ func TestScriptedTaskRunsToCompletion(t *testing.T) {
 	require.Equal(t, "8", *snap.JSON200.LastEventId)
 	require.Nil(t, snap.JSON200.OpenSuspension)
 	require.False(t, snap.JSON200.UpdatedAt.Before(snap.JSON200.CreatedAt))
+	require.Equal(t, &gen.TaskProgressPayload{Progress: 100}, snap.JSON200.Progress, "the newest progress")
+	require.Equal(t, map[string]any{"answer": float64(42)}, snap.JSON200.Result)
+	require.Nil(t, snap.JSON200.Failure)
+	require.Nil(t, snap.JSON200.CancelReason)
 }
 
 func TestStepsWithoutTerminalCompleteWithNull(t *testing.T) {
@@ -60,6 +64,13 @@ func TestScriptedFailStep(t *testing.T) {
 	events := h.follow(t, "alice", id)
 	require.Equal(t, []string{"TASK_STARTED", "TASK_FAILED"}, types(events))
 	require.JSONEq(t, `{"code":"BOOM","message":"it broke","retryable":true}`, string(events[1].Payload))
+
+	snap, err := h.client(t, "alice").GetTaskWithResponse(t.Context(), id)
+	require.NoError(t, err)
+	require.NotNil(t, snap.JSON200, "body: %s", snap.Body)
+	require.Equal(t, &gen.TaskFailedPayload{Code: "BOOM", Message: "it broke", Retryable: true}, snap.JSON200.Failure)
+	require.Nil(t, snap.JSON200.Result)
+	require.Nil(t, snap.JSON200.Progress)
 }
 
 func TestEchoTask(t *testing.T) {
@@ -101,9 +112,10 @@ func TestCreateIsIdempotentPerOwnerAndRequestID(t *testing.T) {
 		require.Equal(t, created.TaskId, again.TaskId)
 		require.Equal(t, created.CreatedAt, again.CreatedAt)
 	})
-	t.Run("other input: 409", func(t *testing.T) {
+	t.Run("other input: 409 naming the task of the key", func(t *testing.T) {
 		r := h.doJSON(t, http.MethodPost, "/api/v1/tasks", "alice", body(map[string]any{"a": 2}, nil))
-		requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeIdempotencyConflict)
+		details := requireEnvelope(t, r, http.StatusConflict, gen.ErrorCodeIdempotencyConflict)
+		require.Equal(t, created.TaskId, details["taskId"])
 	})
 	t.Run("other task type: 409", func(t *testing.T) {
 		r := h.doJSON(t, http.MethodPost, "/api/v1/tasks", "alice", map[string]any{
@@ -181,6 +193,10 @@ func TestCancel(t *testing.T) {
 		require.Equal(t, []string{"TASK_STARTED", "TASK_CANCELLED"}, types(events))
 		require.JSONEq(t, `{"reason":"user_left"}`, string(events[1].Payload))
 		require.Equal(t, gen.CancelTaskResponseStatusAlreadyTerminal, cancel(t, id, nil).Status)
+		snap, err := h.client(t, "alice").GetTaskWithResponse(t.Context(), id)
+		require.NoError(t, err)
+		require.NotNil(t, snap.JSON200.CancelReason)
+		require.Equal(t, "user_left", *snap.JSON200.CancelReason, "the snapshot tells why it was cancelled")
 	})
 	t.Run("while ticking, default reason", func(t *testing.T) {
 		id := h.createScripted(t, "alice", "cancel-ticks", step("ticks", map[string]any{"count": 1000000, "intervalMs": 1, "payloadBytes": 0}))

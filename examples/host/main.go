@@ -63,39 +63,50 @@ func main() {
 
 // options are the host's settings.
 type options struct {
-	addr            string
-	store           string
-	executor        string
-	postgresURL     string
-	postgresSchema  string
-	redisURL        string
-	temporalAddress string
-	pprofAddr       string
-	metrics         bool
-	logFormat       string
-	drain           time.Duration
-	retainEnded     time.Duration
-	maxConcurrent   int
-	lease           time.Duration
-	maxEventBytes   int
-	logLevel        string
-	http            bridge.HTTP   // the connection caps and timeouts
-	limits          bridge.Limits // the per-subject caps
+	addr           string
+	store          string
+	postgresURL    string
+	postgresSchema string
+	pprofAddr      string
+	metrics        bool
+	logFormat      string
+	drain          time.Duration
+	retainEnded    time.Duration
+	maxConcurrent  int
+	lease          time.Duration
+	maxEventBytes  int
+	logLevel       string
+	http           bridge.HTTP   // the connection caps and timeouts
+	limits         bridge.Limits // the per-subject caps
 }
 
 // parseOptions reads flags, with TASKBRIDGE_<NAME> environment variables as
 // their defaults.
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
+	fs := flagSet(&o, stderr)
+	if err := applyEnv(fs); err != nil {
+		return o, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return o, o.check()
+}
+
+// flagSet defines the host's flags on o; every one of them works (a flag
+// comes with the feature it sets, never before).
+func flagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("host", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(fs) }
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
-	fs.StringVar(&o.store, "store", "memory", "store: memory or postgres (redis is planned)")
-	fs.StringVar(&o.executor, "executor", "local", "executor: local (temporal is planned)")
+	fs.StringVar(&o.store, "store", "memory", "store: memory or postgres")
 	fs.StringVar(&o.postgresURL, "postgres-url", "", "PostgreSQL URL, for -store postgres")
 	fs.StringVar(&o.postgresSchema, "postgres-schema", postgres.DefaultSchema, "PostgreSQL schema of the tables, for -store postgres (replicas share it)")
-	fs.StringVar(&o.redisURL, "redis-url", "", "Redis URL, for -store redis")
-	fs.StringVar(&o.temporalAddress, "temporal-address", "", "Temporal frontend host:port, for -executor temporal")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "when set, serve the Go profiler (net/http/pprof) on this address, apart from the API")
 	fs.BoolVar(&o.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long shutdown waits for requests and tasks to finish")
@@ -112,37 +123,75 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.limits.StreamsPerSubject, "streams-per-subject", 1000, "open streams of one caller at the most (0: no cap)")
 	fs.Float64Var(&o.limits.CreatesPerSecond, "creates-per-second", 200, "creates of one caller a second at the most, on average (0: no cap)")
 	fs.IntVar(&o.limits.CreatesBurst, "creates-burst", 0, "creates of one caller at once at the most (0: one second's worth)")
-	var envErr error
+	return fs
+}
+
+// envName is the environment variable that sets a flag: TASKBRIDGE_ and
+// the flag's name in upper case, with - as _.
+func envName(flagName string) string {
+	return "TASKBRIDGE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyEnv sets every flag whose environment variable is set; the command
+// line, parsed after, wins.
+func applyEnv(fs *flag.FlagSet) error {
+	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "TASKBRIDGE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok {
-			if err := f.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s: %w", name, err)
+		if v, ok := os.LookupEnv(envName(f.Name)); ok && err == nil {
+			if serr := f.Value.Set(v); serr != nil {
+				err = fmt.Errorf("%s: %w", envName(f.Name), serr)
 			}
 		}
 	})
-	if envErr != nil {
-		return o, envErr
-	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
+	return err
+}
+
+// usage prints what -h shows: the flags, the environment variable of each,
+// and the other variables the host reads.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `Usage: host [flags]
+
+The example taskbridge-go host: the TaskBridge API (in-memory or PostgreSQL
+store, local executor) with the scripted and echo task types, a demo page at
+/ and Prometheus metrics at /metrics. Authentication is for development only:
+the bearer token (or ?access_token=) is the caller's name.
+
+Flags:
+`)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+Environment:
+  Each flag may be set by a variable instead; a flag on the command line wins.
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		fmt.Fprintf(w, "  %-36s -%s\n", envName(f.Name), f.Name)
+	})
+	fmt.Fprint(w, `
+  Tracing (OpenTelemetry, exported over OTLP/HTTP):
+  OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+        where to export traces; when neither is set, nothing is traced
+  OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT, ... (OTEL_EXPORTER_OTLP_*)
+        the exporter's other settings, as the OpenTelemetry specification says
+  OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+        the service's name (default taskbridge-host) and resource attributes
+
+  With -store postgres, PGPASSWORD, PGSSLMODE and libpq's other PG* variables
+  fill in what -postgres-url leaves out.
+`)
+}
+
+// check refuses settings that cannot work together.
+func (o options) check() error {
 	switch {
 	case o.store == "postgres" && o.postgresURL == "":
-		return o, errors.New("-store postgres needs -postgres-url")
+		return errors.New("-store postgres needs -postgres-url")
 	case o.store != "memory" && o.store != "postgres":
-		return o, fmt.Errorf("-store %s: memory and postgres are available in this build", o.store)
+		return fmt.Errorf("-store %s: memory or postgres", o.store)
+	case o.logFormat != "text" && o.logFormat != "json":
+		return fmt.Errorf("-log-format %s: text or json", o.logFormat)
 	}
-	if o.executor != "local" {
-		return o, fmt.Errorf("-executor %s: only local is available in this build", o.executor)
-	}
-	if o.logFormat != "text" && o.logFormat != "json" {
-		return o, fmt.Errorf("-log-format %s: text or json", o.logFormat)
-	}
-	return o, nil
+	return nil
 }
 
 // run starts the host and serves until ctx ends, then shuts down within the

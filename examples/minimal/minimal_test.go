@@ -183,8 +183,13 @@ func TestMinimalHost(t *testing.T) {
 	})
 
 	t.Run("auth is the host's", func(t *testing.T) {
-		envelope(t, do(t, http.MethodGet, h.base+"/v2/jobs/tasks/x", "", nil), http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
-		envelope(t, do(t, http.MethodGet, h.base+"/v2/jobs/tasks/x", "mallory-token", nil), http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
+		none := do(t, http.MethodGet, h.base+"/v2/jobs/tasks/x", "", nil)
+		details := envelope(t, none, http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
+		require.Equal(t, `Bearer realm="taskbridge"`, none.header.Get("WWW-Authenticate"))
+		require.Equal(t, "no bearer token and no access_token", details["reason"])
+		refused := do(t, http.MethodGet, h.base+"/v2/jobs/tasks/x", "mallory-token", nil)
+		envelope(t, refused, http.StatusUnauthorized, gen.ErrorCodeAuthenticationError)
+		require.Equal(t, `Bearer realm="taskbridge", error="invalid_token"`, refused.header.Get("WWW-Authenticate"), "its token was refused")
 		envelope(t, do(t, http.MethodGet, h.base+"/v2/jobs/tasks/x", "alice-token", nil), http.StatusNotFound, gen.ErrorCodeTaskNotFound)
 		envelope(t, do(t, http.MethodGet, h.base+"/v2/jobs/nothing", "alice-token", nil), http.StatusNotFound, gen.ErrorCodeRouteNotFound)
 	})

@@ -18,6 +18,8 @@ func cloneRaw(b json.RawMessage) json.RawMessage {
 func cloneTask(t taskbridge.Task) taskbridge.Task {
 	t.Input = cloneRaw(t.Input)
 	t.Metadata = cloneRaw(t.Metadata)
+	t.Progress = cloneRaw(t.Progress)
+	t.Outcome = cloneRaw(t.Outcome)
 	if t.Attachments != nil {
 		as := make([]taskbridge.Attachment, len(t.Attachments))
 		for i, a := range t.Attachments {

@@ -96,6 +96,13 @@ func (s *Store) appendLocked(r *record, typ taskbridge.EventType, payload json.R
 	t.LastEventID = ev.ID
 	t.Status = next
 	t.UpdatedAt = now
+	progress, outcome := taskbridge.Append{Type: typ, Payload: payload}.Kept()
+	if progress != nil {
+		t.Progress = progress
+	}
+	if outcome != nil {
+		t.Outcome = outcome
+	}
 
 	if sus != nil {
 		sus.TaskID = t.ID

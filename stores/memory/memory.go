@@ -92,7 +92,7 @@ func (s *Store) lock(taskID string) (*record, error) {
 
 // CreateTask creates the task, or returns the one created before with the
 // same Owner and ClientRequestID (created=false) when the fingerprints
-// match, and ErrIdempotencyConflict when they differ. It fails when t.ID is
+// match, and an *IdempotencyConflictError when they differ. It fails when t.ID is
 // empty or already names another task.
 func (s *Store) CreateTask(ctx context.Context, t taskbridge.NewTask) (taskbridge.Task, bool, error) {
 	if t.ID == "" {
@@ -142,9 +142,8 @@ func newRecord(t taskbridge.NewTask) *record {
 func (r *record) existing(t taskbridge.NewTask) (taskbridge.Task, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.task.Fingerprint != t.Fingerprint {
-		return taskbridge.Task{}, fmt.Errorf("task %q for client request %q: %w",
-			r.task.ID, t.ClientRequestID, taskbridge.ErrIdempotencyConflict)
+	if err := r.task.CheckRepeat(t); err != nil {
+		return taskbridge.Task{}, err
 	}
 	return cloneTask(r.task), nil
 }

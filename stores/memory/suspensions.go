@@ -219,8 +219,8 @@ func (s *Store) RecordAction(ctx context.Context, a taskbridge.ActionRequest) (t
 // outcome shares its receipt and event with the record.
 func (s *Store) recordLocked(r *record, a taskbridge.ActionRequest) (taskbridge.ActionOutcome, error) {
 	if rc := r.receipts[a.ClientActionID]; rc != nil {
-		if rc.Fingerprint != a.Fingerprint {
-			return taskbridge.ActionOutcome{}, fmt.Errorf("action %q of task %q: %w", a.ClientActionID, a.TaskID, taskbridge.ErrIdempotencyConflict)
+		if err := rc.CheckRepeat(a); err != nil {
+			return taskbridge.ActionOutcome{}, err
 		}
 		return taskbridge.ActionOutcome{Status: taskbridge.ActionDeduplicated, Receipt: rc}, nil
 	}
@@ -228,18 +228,15 @@ func (s *Store) recordLocked(r *record, a taskbridge.ActionRequest) (taskbridge.
 	if sp == nil {
 		return taskbridge.ActionOutcome{}, suspensionNotFound(a.TaskID, a.SuspendID)
 	}
-	if !sp.Allows(a.ActionType) {
-		return taskbridge.ActionOutcome{}, fmt.Errorf("action type %q on suspension %q of task %q: %w", a.ActionType, a.SuspendID, a.TaskID, taskbridge.ErrActionNotAllowed)
+	status, err := sp.Judge(a)
+	if err != nil {
+		return taskbridge.ActionOutcome{}, err
 	}
-	switch sp.State {
-	case taskbridge.SuspensionResolved, taskbridge.SuspensionClosed:
-		return taskbridge.ActionOutcome{Status: taskbridge.ActionRejectedAlreadyResolved}, nil
-	case taskbridge.SuspensionExpired:
-		return taskbridge.ActionOutcome{Status: taskbridge.ActionRejectedExpired}, nil
-	}
-	if sp.Expired(a.Now) {
-		s.expireLocked(a.TaskID, sp, a.Now)
-		return taskbridge.ActionOutcome{Status: taskbridge.ActionRejectedExpired}, nil
+	if status != taskbridge.ActionAccepted {
+		if status == taskbridge.ActionRejectedExpired && sp.State == taskbridge.SuspensionOpen {
+			s.expireLocked(a.TaskID, sp, a.Now) // found overdue now
+		}
+		return taskbridge.ActionOutcome{Status: status}, nil
 	}
 	ev, err := s.appendLocked(r, taskbridge.EventActionAccepted, a.AcceptedEvent, "", nil)
 	if err != nil {

@@ -24,8 +24,9 @@
 //     under its row lock and inserts the event, so eventIds are dense and
 //     strictly increasing per task however many replicas append, and no
 //     rolled-back sequence leaves a gap. The status move, the suspension it
-//     opens or the open ones a terminal event closes go in the same
-//     statement.
+//     opens or the open ones a terminal event closes, and what the task
+//     keeps for its snapshot (its latest progress, its outcome) go in the
+//     same statement.
 //   - Appends waiting at the same moment, to any tasks, are sent as one
 //     pipelined batch that commits as one transaction (group commit): a
 //     transaction that NOTIFYs holds a cluster-wide lock through its

@@ -13,12 +13,13 @@ import (
 
 // appendSQL applies one append in one statement: it moves the task's
 // counter and status under the task row's lock (concurrent appends to the
-// task queue on that lock, from any process), inserts the event, opens the
-// suspension or closes the open ones, and notifies the watchers, whose
-// notification PostgreSQL delivers at commit. The task row is updated only
-// when its current status is one the move may start from and a refused
-// cancellation does not stand in the way; otherwise no row comes back and
-// the caller finds out why.
+// task queue on that lock, from any process), keeps on the task what the
+// append leaves there (@progress and @outcome, from Append.Kept), inserts
+// the event, opens the suspension or closes the open ones, and notifies the
+// watchers, whose notification PostgreSQL delivers at commit. The task row
+// is updated only when its current status is one the move may start from
+// and a refused cancellation does not stand in the way; otherwise no row
+// comes back and the caller finds out why.
 const appendSQL = `
 WITH clock AS (SELECT clock_timestamp() AS now),
 task AS (
@@ -26,7 +27,9 @@ task AS (
 		last_event_id = last_event_id + 1,
 		status = coalesce(@status::text, status),
 		updated_at = greatest(clock.now, updated_at),
-		ended_at = CASE WHEN @ends::boolean THEN greatest(clock.now, updated_at) END
+		ended_at = CASE WHEN @ends::boolean THEN greatest(clock.now, updated_at) END,
+		progress = coalesce(@progress::json, progress),
+		outcome = coalesce(@outcome::json, outcome)
 	FROM clock
 	WHERE id = @task::text AND status = ANY(@from::text[])
 		AND NOT (cancel_requested AND @refused_once_cancelled::boolean)
@@ -104,9 +107,10 @@ func (s *Store) appendWith(ctx context.Context, q querier, taskID string, a task
 // refused before it is sent: a malformed suspension, or a broken pairing of
 // event and status (which q, the pool or an action's transaction, tells).
 func (s *Store) appendArgs(ctx context.Context, q querier, taskID string, a taskbridge.Append) (pgx.NamedArgs, error) {
+	progress, outcome := a.Kept()
 	args := pgx.NamedArgs{
 		"task": taskID, "type": string(a.Type), "payload": a.Payload, "payload_bytes": len(a.Payload), "key": a.Key, "channel": s.channel,
-		"status": nil, "from": movableFrom(a.Status), "ends": a.Status.IsTerminal(),
+		"status": nil, "from": movableFrom(a.Status), "ends": a.Status.IsTerminal(), "progress": progress, "outcome": outcome,
 		"refused_once_cancelled": a.Type.IsTerminal() && a.Type != taskbridge.EventCancelled,
 		"suspend_id":             nil, "allowed_actions": nil, "expires_at": nil,
 		"suspension_payload": nil, "suspension_created_at": nil,

@@ -219,14 +219,8 @@ func (s *Store) recordIn(ctx context.Context, tx pgx.Tx, a taskbridge.ActionRequ
 	err = tx.QueryRow(ctx, `SELECT fingerprint, receipt FROM action_receipts
 		WHERE task_id = $1 AND client_action_id = $2`, a.TaskID, a.ClientActionID).Scan(&fingerprint, &stored)
 	switch {
-	case err == nil && string(fingerprint) != a.Fingerprint:
-		return none, fmt.Errorf("action %q of task %q: %w", a.ClientActionID, a.TaskID, taskbridge.ErrIdempotencyConflict)
 	case err == nil:
-		rc, err := decodeReceipt(stored)
-		if err != nil {
-			return none, err
-		}
-		return taskbridge.ActionOutcome{Status: taskbridge.ActionDeduplicated, Receipt: &rc}, nil
+		return repeated(fingerprint, stored, a)
 	case !errors.Is(err, pgx.ErrNoRows):
 		return none, fmt.Errorf("postgres: find action %q of task %q: %w", a.ClientActionID, a.TaskID, err)
 	}
@@ -240,24 +234,41 @@ func (s *Store) recordIn(ctx context.Context, tx pgx.Tx, a taskbridge.ActionRequ
 	if err != nil {
 		return none, fmt.Errorf("postgres: find suspension %q of task %q: %w", a.SuspendID, a.TaskID, err)
 	}
-	if !sp.Allows(a.ActionType) {
-		return none, fmt.Errorf("action type %q on suspension %q of task %q: %w", a.ActionType, a.SuspendID, a.TaskID, taskbridge.ErrActionNotAllowed)
-	}
-	switch sp.State {
-	case taskbridge.SuspensionResolved, taskbridge.SuspensionClosed:
-		return taskbridge.ActionOutcome{Status: taskbridge.ActionRejectedAlreadyResolved}, nil
-	case taskbridge.SuspensionExpired:
-		return taskbridge.ActionOutcome{Status: taskbridge.ActionRejectedExpired}, nil
-	}
-	if sp.Expired(a.Now) {
-		_, err := tx.Exec(ctx, `UPDATE suspensions SET state = 'expired', resolved_at = $3
-			WHERE task_id = $1 AND suspend_id = $2`, a.TaskID, a.SuspendID, a.Now)
-		if err != nil {
-			return none, fmt.Errorf("postgres: expire suspension %q of task %q: %w", a.SuspendID, a.TaskID, err)
-		}
-		return taskbridge.ActionOutcome{Status: taskbridge.ActionRejectedExpired}, nil
+	status, err := sp.Judge(a)
+	switch {
+	case err != nil:
+		return none, err
+	case status == taskbridge.ActionRejectedExpired && sp.State == taskbridge.SuspensionOpen:
+		return expireNow(ctx, tx, a) // found overdue now
+	case status != taskbridge.ActionAccepted:
+		return taskbridge.ActionOutcome{Status: status}, nil
 	}
 	return s.accept(ctx, tx, a)
+}
+
+// repeated judges an action whose clientActionId the stored receipt holds,
+// by the fingerprint its column keeps byte for byte.
+func repeated(fingerprint, stored []byte, a taskbridge.ActionRequest) (taskbridge.ActionOutcome, error) {
+	rc, err := decodeReceipt(stored)
+	if err != nil {
+		return taskbridge.ActionOutcome{}, err
+	}
+	rc.Fingerprint = string(fingerprint)
+	if err := rc.CheckRepeat(a); err != nil {
+		return taskbridge.ActionOutcome{}, err
+	}
+	return taskbridge.ActionOutcome{Status: taskbridge.ActionDeduplicated, Receipt: &rc}, nil
+}
+
+// expireNow records an open suspension that an action found overdue as
+// expired, in tx, and rejects the action.
+func expireNow(ctx context.Context, tx pgx.Tx, a taskbridge.ActionRequest) (taskbridge.ActionOutcome, error) {
+	_, err := tx.Exec(ctx, `UPDATE suspensions SET state = 'expired', resolved_at = $3
+		WHERE task_id = $1 AND suspend_id = $2`, a.TaskID, a.SuspendID, a.Now)
+	if err != nil {
+		return taskbridge.ActionOutcome{}, fmt.Errorf("postgres: expire suspension %q of task %q: %w", a.SuspendID, a.TaskID, err)
+	}
+	return taskbridge.ActionOutcome{Status: taskbridge.ActionRejectedExpired}, nil
 }
 
 // accept appends TASK_ACTION_ACCEPTED, stores the receipt and resolves the

@@ -14,7 +14,7 @@ import (
 // taskColumns are the columns scanTask reads, in its order.
 const taskColumns = `id, owner, client_request_id, type, input, metadata, fingerprint,
 	attachment_count, created_at, status, updated_at, ended_at, last_event_id,
-	cancel_requested, cancel_reason, trace_parent`
+	cancel_requested, cancel_reason, trace_parent, progress, outcome`
 
 // scanTask reads a row of taskColumns; it says how many attachments the
 // task has, for the caller to load.
@@ -25,7 +25,7 @@ func scanTask(row pgx.Row) (t taskbridge.Task, attachments int, err error) {
 	var fingerprint []byte
 	err = row.Scan(&t.ID, &t.Owner, &t.ClientRequestID, &t.Type, &t.Input, &t.Metadata, &fingerprint,
 		&attachments, &t.CreatedAt, &status, &t.UpdatedAt, &ended, &last,
-		&t.CancelRequested, &t.CancelReason, &t.TraceParent)
+		&t.CancelRequested, &t.CancelReason, &t.TraceParent, &t.Progress, &t.Outcome)
 	t.Status, t.Fingerprint = taskbridge.TaskStatus(status), string(fingerprint)
 	t.CreatedAt, t.UpdatedAt, t.EndedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC(), utc(ended)
 	t.LastEventID = uint64(last)
@@ -34,7 +34,7 @@ func scanTask(row pgx.Row) (t taskbridge.Task, attachments int, err error) {
 
 // CreateTask creates the task, or returns the one created before with the
 // same Owner and ClientRequestID (created=false) when the fingerprints match,
-// and ErrIdempotencyConflict when they differ. The unique key on (owner,
+// and an *IdempotencyConflictError when they differ. The unique key on (owner,
 // client_request_id) makes concurrent identical creates, from any number of
 // processes, create one task. It fails when t.ID is empty or taken by
 // another request.
@@ -63,9 +63,8 @@ func (s *Store) CreateTask(ctx context.Context, t taskbridge.NewTask) (_ taskbri
 		if err != nil {
 			return taskbridge.Task{}, false, err
 		}
-		if task.Fingerprint != t.Fingerprint {
-			return taskbridge.Task{}, false, fmt.Errorf("task %q for client request %q: %w",
-				task.ID, t.ClientRequestID, taskbridge.ErrIdempotencyConflict)
+		if err := task.CheckRepeat(t); err != nil {
+			return taskbridge.Task{}, false, err
 		}
 		return task, false, nil
 	}

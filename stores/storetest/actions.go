@@ -119,6 +119,9 @@ func testActionIdempotencyConflict(t *testing.T, e *env) {
 	other := e.action(id, sid, a.ClientActionID, "approve", `{"ok":false}`, e.base)
 	_, err := e.s.RecordAction(e.ctx, other)
 	require.ErrorIs(t, err, taskbridge.ErrIdempotencyConflict)
+	var conflict *taskbridge.IdempotencyConflictError
+	require.ErrorAs(t, err, &conflict, "the conflict names the task and the key")
+	require.Equal(t, taskbridge.IdempotencyConflictError{TaskID: id, ClientActionID: a.ClientActionID}, *conflict)
 	other = e.action(id, sid, a.ClientActionID, "reject", string(a.Payload), e.base)
 	_, err = e.s.RecordAction(e.ctx, other)
 	require.ErrorIs(t, err, taskbridge.ErrIdempotencyConflict)
@@ -152,6 +155,9 @@ func testActionNotAllowed(t *testing.T, e *env) {
 	id, sid := e.suspendedTask(time.Time{})
 	_, err := e.s.RecordAction(e.ctx, e.action(id, sid, e.id("act"), "delete", `{}`, e.base))
 	require.ErrorIs(t, err, taskbridge.ErrActionNotAllowed)
+	var notAllowed *taskbridge.ActionNotAllowedError
+	require.ErrorAs(t, err, &notAllowed, "the refusal lists the types the suspension allows")
+	require.Equal(t, taskbridge.ActionNotAllowedError{TaskID: id, SuspendID: sid, ActionType: "delete", AllowedActions: allowed}, *notAllowed)
 	e.requireUnchanged(id, 2)
 	require.Equal(t, taskbridge.SuspensionOpen, e.suspensionOf(id, sid).State)
 

@@ -108,6 +108,9 @@ func testCreateIdempotencyConflict(t *testing.T, e *env) {
 	other.Fingerprint = first.Fingerprint + "-other"
 	_, _, err := e.s.CreateTask(e.ctx, other)
 	require.ErrorIs(t, err, taskbridge.ErrIdempotencyConflict)
+	var conflict *taskbridge.IdempotencyConflictError
+	require.ErrorAs(t, err, &conflict, "the conflict names the task the key belongs to")
+	require.Equal(t, taskbridge.IdempotencyConflictError{TaskID: first.ID, ClientRequestID: first.ClientRequestID}, *conflict)
 
 	requireNewTask(t, first, e.get(first.ID))
 	_, err = e.s.GetTask(e.ctx, other.ID)

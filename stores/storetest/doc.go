@@ -25,8 +25,9 @@
 // The contract in the doc comments of the root package's ports and domain
 // types, case by case: creation and its idempotency (including concurrent
 // identical creates), event ids and replay after a cursor, concurrent
-// appends, status transitions, cancellation, suspensions, actions and their
-// idempotency (including races), expiry, hand-offs, receipt pruning,
+// appends, status transitions, what a task keeps for its snapshot (its
+// latest progress and its outcome), cancellation, suspensions, actions and
+// their idempotency (including races), expiry, hand-offs, receipt pruning,
 // retention, append announcements, and that the store does not alias the
 // memory of its callers. Most cases run in parallel with each other; the
 // races (many goroutines against one task) run first, one at a time, so that

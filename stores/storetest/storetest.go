@@ -54,7 +54,7 @@ func Run(t *testing.T, newStore Factory, f Features) {
 	t.Helper()
 	var cases []testCase
 	for _, group := range [][]testCase{
-		createCases, eventCases, statusCases, cancelCases, suspensionCases,
+		createCases, eventCases, statusCases, keptCases, cancelCases, suspensionCases,
 		actionCases, expiryCases, receiptCases, retentionCases, watchCases, leaseCases,
 	} {
 		cases = append(cases, group...)

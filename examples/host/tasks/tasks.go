@@ -6,7 +6,8 @@
 //   - "scripted" runs a list of steps (sleep, progress, messages, paced
 //     ticks, suspensions, complete, fail) so that tests, benchmarks and the
 //     browser page can make a task do anything the protocol allows. The
-//     Script schema of tasktypes.yaml documents the format.
+//     Script schema of tasktypes.yaml states the format, and
+//     examples/host/README.md describes every step kind with an example.
 //
 // Host implements tasktypes.Handlers; wire it with
 //
