@@ -134,12 +134,15 @@ func TestMetricsCountAScriptedTaskWithACutAndAResume(t *testing.T) {
 	resumed := sseEvents(t, h.sse(t, "/api/v1/tasks/"+id+"/events/stream", http.Header{"Authorization": {"Bearer alice"}, "Last-Event-ID": {cursor}}), id)
 	require.Equal(t, history[eventNumber(t, cursor):], resumed, "the resume replays the rest")
 
-	// The cut stream ends once the host sees its client gone.
+	// The cut stream ends once the host sees its client gone; the resumed
+	// one is counted once its handler returns, which may come a moment
+	// after the client read the end of its response.
 	var m metricFamilies
 	require.Eventually(t, func() bool {
 		m = h.scrape(t)
-		return m.value("taskbridge_streams_closed_total", "transport", "sse", "reason", "client_gone") == 1
-	}, 10*time.Second, 20*time.Millisecond, "the cut stream is counted as client_gone")
+		return m.value("taskbridge_streams_closed_total", "transport", "sse", "reason", "client_gone") == 1 &&
+			m.value("taskbridge_streams_closed_total", "transport", "sse", "reason", "terminal") == 1
+	}, 10*time.Second, 20*time.Millisecond, "the cut stream is counted as client_gone, the resumed one as terminal")
 
 	require.Equal(t, 1.0, m.value("taskbridge_tasks_created_total", "task_type", "scripted", "deduplicated", "false"))
 	require.Equal(t, 1.0, m.value("taskbridge_tasks_ended_total", "status", "COMPLETED", "code", ""))
