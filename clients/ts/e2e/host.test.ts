@@ -82,6 +82,9 @@ describe('against the example host on the memory store', () => {
       const snapshot = await client.getTask(created.taskId);
       assert.equal(snapshot.status, 'COMPLETED');
       assert.equal(snapshot.lastEventId, events.at(-1)!.eventId);
+      assert.deepEqual(snapshot.result, { published: true }, 'the snapshot shows the result');
+      assert.deepEqual(snapshot.progress, { progress: 5, stage: 'preparing' }, 'and the latest progress');
+      assert.equal(snapshot.openSuspension, null);
     });
   }
 
@@ -145,7 +148,10 @@ describe('against the example host on the memory store', () => {
     assert.equal((await late.getTask(taskId)).status, 'COMPLETED');
     assert.deepEqual(calls, [false, true]);
     // A fixed expired token fails with the 401 envelope.
-    await assert.rejects(clientOf(proxy.base, `alice;expires=${expiresAt - 60}`).getTask(taskId), (err: unknown) => err instanceof TaskBridgeError && err.status === 401 && err.code === 'AUTHENTICATION_ERROR');
+    await assert.rejects(
+      clientOf(proxy.base, `alice;expires=${expiresAt - 60}`).getTask(taskId),
+      (err: unknown) => err instanceof TaskBridgeError && err.status === 401 && err.code === 'AUTHENTICATION_ERROR' && /expired/.test(String(err.details.reason)),
+    );
   });
 
   test('a cancel with a reason ends the follow with TASK_CANCELLED carrying it', async () => {
@@ -158,7 +164,9 @@ describe('against the example host on the memory store', () => {
     assert.equal(last.type, 'TASK_CANCELLED');
     assert.equal(last.type === 'TASK_CANCELLED' && last.payload.reason, 'the user left');
     await assertWholeHistory(host.base, taskId, events);
-    assert.equal((await client.getTask(taskId)).status, 'CANCELLED');
+    const snapshot = await client.getTask(taskId);
+    assert.equal(snapshot.status, 'CANCELLED');
+    assert.equal(snapshot.cancelReason, 'the user left');
   });
 
   test('a multipart create with files; the same again is deduplicated, other bytes are a conflict', async () => {
@@ -175,10 +183,21 @@ describe('against the example host on the memory store', () => {
     assert.equal(again.deduplicated, true);
     await assert.rejects(
       client.createTask(request, { attachments: [{ name: 'photo.png', data: new Blob(['other']) }] }),
-      (err: unknown) => err instanceof TaskBridgeError && err.status === 409 && err.code === 'IDEMPOTENCY_CONFLICT',
+      (err: unknown) => err instanceof TaskBridgeError && err.status === 409 && err.code === 'IDEMPOTENCY_CONFLICT' && err.details.taskId === first.taskId,
     );
     const { events } = await followAll(proxy.base, first.taskId);
     assert.deepEqual(events.at(-1)?.payload, { result: { a: 1 } });
+  });
+
+  test('a failed task: the follow ends with TASK_FAILED and the snapshot shows the failure', async () => {
+    const client = clientOf(proxy.base);
+    const { taskId } = await client.createTask({ clientRequestId: rid('fail'), taskType: 'scripted', input: { steps: [{ progress: { progress: 30 } }, { fail: { code: 'RENDER_FAILED', message: 'out of ink', retryable: true } }] } });
+    const { events } = await followAll(proxy.base, taskId);
+    assert.equal(events.at(-1)?.type, 'TASK_FAILED');
+    const snapshot = await client.getTask(taskId);
+    assert.equal(snapshot.status, 'FAILED');
+    assert.deepEqual(snapshot.failure, { code: 'RENDER_FAILED', message: 'out of ink', retryable: true });
+    assert.deepEqual(snapshot.progress, { progress: 30 });
   });
 
   test('a task that is not the caller\'s ends the follow with TASK_NOT_FOUND on every transport', async () => {
