@@ -119,7 +119,8 @@ export class TaskFollow implements AsyncIterable<TaskEvent> {
     const order = options.transports ?? ['websocket', 'sse', 'poll'];
     if (order.length === 0) throw new TypeError('follow: transports is empty');
     for (const name of order) if (!(name in builtin)) throw new TypeError(`follow: unknown transport ${name}`);
-    options.signal?.addEventListener('abort', () => this.close(), { once: true });
+    if (options.signal?.aborted) this.close();
+    else options.signal?.addEventListener('abort', () => this.close(), { once: true });
     this.#state = { transport: order[0]!, status: 'connecting', lastEventId: null, attempt: 0 };
   }
 
@@ -208,7 +209,10 @@ export class TaskFollow implements AsyncIterable<TaskEvent> {
           delivered++;
           this.#state = { ...this.#state, lastEventId: after };
           await o.checkpoint?.set(this.#taskId, after);
+          // The consumer's time is not the connection's silence.
+          liveness.stop();
           yield item.event;
+          liveness.reset();
           if (isTerminal(item.event)) {
             this.#set({ status: 'ended', reason: item.event.type });
             return;

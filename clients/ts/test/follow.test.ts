@@ -178,6 +178,41 @@ test('a connection silent past the heartbeat timeout is replaced, resuming after
   assert.deepEqual(f.seen.filter((s) => s.path.endsWith('/stream')).map((s) => s.headers['last-event-id']), [undefined, 'e-b']);
 });
 
+test('a consumer slower than the heartbeat timeout does not cut the connection', async () => {
+  const list = events('t1', [10]);
+  let connections = 0;
+  const f = await fake({
+    sse: (req, res) => {
+      connections++;
+      sseHead(res);
+      const rest = after(list, req.headers['last-event-id'] as string | undefined);
+      sseEvent(res, rest[0]!);
+      const later = setTimeout(() => {
+        for (const e of rest.slice(1)) sseEvent(res, e);
+        res.end();
+      }, 450);
+      req.socket.on('close', () => clearTimeout(later));
+    },
+  });
+  const ids: string[] = [];
+  for await (const e of client(f).follow('t1', { ...quick, transports: ['sse'], heartbeatTimeoutMs: 150 })) {
+    ids.push(e.eventId);
+    if (ids.length === 1) await new Promise((r) => setTimeout(r, 400)); // a person deciding
+  }
+  assert.deepEqual(ids, list.map((e) => e.eventId));
+  assert.equal(connections, 1);
+});
+
+test('an aborted signal ends the follow before it connects', async () => {
+  const f = await fake({});
+  const stop = new AbortController();
+  stop.abort();
+  const ids: string[] = [];
+  for await (const e of client(f).follow('t1', { ...quick, signal: stop.signal })) ids.push(e.eventId);
+  assert.deepEqual(ids, []);
+  assert.equal(f.seen.length, 0);
+});
+
 test('heartbeats keep a quiet connection alive', async () => {
   const list = events('t1', []);
   let connections = 0;

@@ -42,7 +42,10 @@ export class TaskFollow {
         for (const name of order)
             if (!(name in builtin))
                 throw new TypeError(`follow: unknown transport ${name}`);
-        options.signal?.addEventListener('abort', () => this.close(), { once: true });
+        if (options.signal?.aborted)
+            this.close();
+        else
+            options.signal?.addEventListener('abort', () => this.close(), { once: true });
         this.#state = { transport: order[0], status: 'connecting', lastEventId: null, attempt: 0 };
     }
     /** The current state. */
@@ -124,7 +127,10 @@ export class TaskFollow {
                     delivered++;
                     this.#state = { ...this.#state, lastEventId: after };
                     await o.checkpoint?.set(this.#taskId, after);
+                    // The consumer's time is not the connection's silence.
+                    liveness.stop();
                     yield item.event;
+                    liveness.reset();
                     if (isTerminal(item.event)) {
                         this.#set({ status: 'ended', reason: item.event.type });
                         return;

@@ -92,7 +92,7 @@ export async function* poll(conn) {
     let after = conn.after;
     let opened = false;
     for (;;) {
-        const res = await send(conn, { method: 'GET', path: `${taskPath(conn.taskId)}/events`, query: { afterEventId: after, waitTimeoutMs: conn.pollWaitMs } }, opened ? 'lost' : 'refused');
+        const res = await send(conn, { method: 'GET', path: `${taskPath(conn.taskId)}/events`, query: { afterEventId: after, waitTimeoutMs: conn.pollWaitMs } }, 'lost');
         if (!res.ok)
             throw await failureOf(res);
         const batch = (await res.json());
