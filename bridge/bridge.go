@@ -350,6 +350,7 @@ func New(cfg Config) (*Bridge, error) {
 		Auth:            cfg.Auth,
 		Ownership:       cfg.Ownership,
 		Uploads:         cfg.Uploads,
+		StoreReady:      b.prepared,
 		Probes:          b.probes(),
 		Notifier:        b.hub,
 		MaxPollWait:     cfg.Poll.MaxWait,

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/stores/memory"
 )
 
@@ -244,6 +245,57 @@ func TestRunPreparesTheStoreWithBackoff(t *testing.T) {
 		require.NoError(t, b.Shutdown(context.Background()))
 		require.NoError(t, <-ran)
 	})
+}
+
+// gated is a store whose preparation (a migration, say) lasts until
+// release is closed.
+type gated struct {
+	*memory.Store
+	release chan struct{}
+}
+
+func (g *gated) Prepare(ctx context.Context) error {
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestTaskRoutesAnswerNotReadyUntilTheStoreIsPrepared(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	store := &gated{Store: memory.New(), release: make(chan struct{})}
+	cfg.Store = store
+	b, server, ran := runBridge(t, cfg)
+	do := func(method, path, body string) *http.Response {
+		req, err := http.NewRequest(method, server.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer alice")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	create := `{"clientRequestId":"r1","taskType":"wait"}`
+
+	res := do(http.MethodPost, "/api/v1/tasks", create)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+	require.NotEmpty(t, res.Header.Get("Retry-After"))
+	var env gen.ErrorResponse
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&env))
+	require.Equal(t, gen.ErrorCodeNotReady, env.Code)
+	require.Equal(t, http.StatusServiceUnavailable, do(http.MethodGet, "/api/v1/tasks/x/events/stream", "").StatusCode)
+	require.Equal(t, http.StatusOK, do(http.MethodGet, "/health", "").StatusCode, "health is the process's, not the store's")
+	require.Equal(t, http.StatusServiceUnavailable, do(http.MethodGet, "/ready", "").StatusCode)
+
+	close(store.release)
+	<-b.prepared
+	require.Equal(t, http.StatusCreated, do(http.MethodPost, "/api/v1/tasks", create).StatusCode)
+	require.NoError(t, b.Shutdown(context.Background()))
+	require.NoError(t, <-ran)
 }
 
 // runBridge makes a bridge of cfg, serves it on a test server and runs it

@@ -1195,6 +1195,11 @@ type ConnectTaskStreamClientResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ConnectTaskStreamClientResponse503Headers the declared response headers of an HTTP 503 response for ConnectTaskStream
+type ConnectTaskStreamClientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ConnectTaskStreamClientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1202,8 +1207,12 @@ type ConnectTaskStreamClientResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ConnectTaskStreamClientResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ConnectTaskStreamClientResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -1214,6 +1223,11 @@ func (r ConnectTaskStreamClientResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ConnectTaskStreamClientResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ConnectTaskStreamClientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2178,6 +2192,13 @@ func ParseConnectTaskStreamClientResponse(rsp *http.Response) (*ConnectTaskStrea
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -2191,6 +2212,16 @@ func ParseConnectTaskStreamClientResponse(rsp *http.Response) (*ConnectTaskStrea
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ConnectTaskStreamClientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -555,6 +555,23 @@ func (response ConnectTaskStream401JSONResponse) VisitConnectTaskStreamResponse(
 	return err
 }
 
+type ConnectTaskStream503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ConnectTaskStream503JSONResponse) VisitConnectTaskStreamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTaskRequestObject struct {
 	TaskId TaskId `json:"taskId"`
 }

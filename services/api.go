@@ -72,6 +72,11 @@ type Config struct {
 	// Uploads decides the upload limits; nil is StaticUploads(UploadLimits{}),
 	// the defaults of DefaultUploadLimits.
 	Uploads taskbridge.UploadPolicy
+	// StoreReady, when not nil, is closed once the store can serve (its
+	// schema is migrated, say). Until then every task route answers 503
+	// NOT_READY with Retry-After, rather than a store error; /health and
+	// /ready answer as always.
+	StoreReady <-chan struct{}
 	// Probes make up /ready; none means always ready (until Drain).
 	Probes []taskbridge.ReadinessProbe
 	// ProbeTimeout bounds each probe; 0 is 2 s.

@@ -80,6 +80,9 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
 			if r.secured {
+				if err := a.storeReady(); err != nil {
+					return err
+				}
 				if err := a.authenticate(c); err != nil {
 					return err
 				}
@@ -103,6 +106,20 @@ func (a *API) guard(r apiRoute) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// storeReady answers 503 NOT_READY (with the Retry-After of every 503)
+// while the store is not ready to serve.
+func (a *API) storeReady() error {
+	select {
+	case <-a.cfg.StoreReady:
+		return nil
+	default:
+	}
+	if a.cfg.StoreReady == nil {
+		return nil
+	}
+	return newError(http.StatusServiceUnavailable, gen.ErrorCodeNotReady, "the store is not ready yet; retry shortly")
 }
 
 // authenticate resolves the caller into the request's context, or answers

@@ -47,7 +47,7 @@ export interface Host {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the host with flags, and resolves once it listens. */
+/** Starts the host with flags, and resolves once it is ready (its /ready answers 200, as a load balancer would wait for). */
 export async function startHost(...flags: string[]): Promise<Host> {
   const child = spawn(hostBinary(), ['-addr', '127.0.0.1:0', '-log-level', 'warn', '-drain', '2s', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
@@ -59,6 +59,7 @@ export async function startHost(...flags: string[]): Promise<Host> {
     });
     exited.then(([code]) => reject(new Error(`the host exited with ${String(code)} before listening`)));
   });
+  await ready(base, exited);
   return {
     base,
     process: child,
@@ -67,6 +68,20 @@ export async function startHost(...flags: string[]): Promise<Host> {
       await exited;
     },
   };
+}
+
+/** Waits for base's /ready to answer 200 (a PostgreSQL host migrates its schema first). */
+async function ready(base: string, exited: Promise<unknown>): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (let i = 0; i < 600; i++) {
+    if (gone) throw new Error('the host exited before it was ready');
+    const res = await fetch(`${base}/ready`).catch(() => undefined);
+    await res?.body?.cancel();
+    if (res?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${base} was not ready within 30 s`);
 }
 
 /** What the proxy refuses or breaks. */
