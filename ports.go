@@ -218,7 +218,8 @@ func (f *Failure) Error() string { return f.Code + ": " + f.Message }
 // disagree. Calls for one task must be sequential; calls for different tasks
 // may run concurrently. Every method returns ErrTaskEnded after a terminal
 // event, and an *InvalidInputError for a report that would make an invalid
-// event.
+// event. A report made with a ctx from WithReportKey is idempotent under
+// that key: repeated, it stores nothing more and returns nil.
 type Reporter interface {
 	// Start appends TASK_STARTED and moves the task to RUNNING.
 	Start(ctx context.Context, taskID, message string) error

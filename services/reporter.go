@@ -188,7 +188,13 @@ func (r *Reporter) append(ctx context.Context, taskID string, t taskbridge.Event
 	if s != nil {
 		s.Payload = b
 	}
-	a := taskbridge.Append{Type: t, Payload: b, Status: status, Suspension: s, Key: crand.Text()}
+	// The key makes the retries below store the event once; a caller that
+	// retries the report itself gives its own (taskbridge.WithReportKey).
+	key := taskbridge.ReportKey(ctx)
+	if key == "" {
+		key = crand.Text()
+	}
+	a := taskbridge.Append{Type: t, Payload: b, Status: status, Suspension: s, Key: key}
 	err = r.retry(ctx, taskID, func() error {
 		_, err := r.store.Append(ctx, taskID, a)
 		return err

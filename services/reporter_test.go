@@ -134,3 +134,29 @@ func TestReporterRefusesEventsOverTheSizeLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, events, 2, "TASK_STARTED and the short message only")
 }
+
+// A report repeated with its key (a retried activity of a durable engine,
+// say) stores its event once, also once the task ended.
+func TestReporterStoresAKeyedReportOnce(t *testing.T) {
+	t.Parallel()
+	store := memory.New()
+	rep, err := services.NewReporter(services.ReporterConfig{Store: store})
+	require.NoError(t, err)
+	ctx := t.Context()
+	task, _, err := store.CreateTask(ctx, newTask())
+	require.NoError(t, err)
+	keyed := func(n string) context.Context { return taskbridge.WithReportKey(ctx, "run-1/"+n) }
+
+	for range 2 {
+		require.NoError(t, rep.Start(keyed("0"), task.ID, ""))
+		require.NoError(t, rep.Progress(keyed("1"), task.ID, taskbridge.Progress{Percent: 50}))
+		s, err := rep.Suspend(keyed("2"), task.ID, taskbridge.SuspendRequest{SuspendID: "s-2", ReasonCode: "R", AllowedActions: []string{"ok"}})
+		require.NoError(t, err)
+		require.Equal(t, "s-2", s.SuspendID)
+		require.NoError(t, rep.Complete(keyed("3"), task.ID, json.RawMessage(`{"ok":true}`)))
+	}
+	events, err := store.ReadAfter(ctx, task.ID, 0, 100, 0)
+	require.NoError(t, err)
+	require.Len(t, events, 4, "each keyed report once")
+	require.ErrorIs(t, rep.Progress(ctx, task.ID, taskbridge.Progress{Percent: 60}), taskbridge.ErrTaskEnded, "an unkeyed report after the end is refused")
+}
