@@ -37,7 +37,7 @@ export interface FollowOptions {
   pollWaitMs?: number;
   /** How many recent eventIds are remembered to drop a repeat; default 256. */
   dedupeWindow?: number;
-  /** Called on every state change. */
+  /** Called on every change of transport or status (lastEventId moves on without a call). */
   onState?: (state: FollowState) => void;
 }
 
@@ -164,83 +164,24 @@ export class TaskFollow implements AsyncIterable<TaskEvent> {
 
   async *#run(): AsyncGenerator<TaskEvent, void, undefined> {
     const o = this.#options;
-    const order = o.transports ?? ['websocket', 'sse', 'poll'];
-    const heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 45_000;
-    const pollWaitMs = Math.max(0, Math.min(o.pollWaitMs ?? 20_000, heartbeatTimeoutMs / 2));
-    const preferredRetryMs = o.preferredRetryMs ?? 60_000;
+    const route = new Route(o.transports ?? ['websocket', 'sse', 'poll'], Math.max(1, o.fallbackAfter ?? 3), o.preferredRetryMs ?? 60_000);
     const seen = new RecentIds(o.dedupeWindow);
     let after = o.after !== undefined ? o.after : ((await o.checkpoint?.get(this.#taskId)) ?? null);
-    const fallbackAfter = Math.max(1, o.fallbackAfter ?? 3);
-    let index = 0; // into order
-    let fellBackAt = 0;
     let attempt = 0;
-    let unopened = 0; // connections of this transport in a row that failed before opening
     let why: string | undefined; // why the last connection ended
     while (!this.#stop.signal.aborted) {
-      if (index > 0 && Date.now() - fellBackAt >= preferredRetryMs) {
-        index = 0;
-        unopened = 0;
-      }
-      const name = order[index]!;
+      const name = route.current();
       this.#set({ transport: name, status: 'connecting', lastEventId: after, attempt, reason: why });
-      const cut = new AbortController();
-      const stopCut = () => cut.abort(this.#stop.signal.reason);
-      this.#stop.signal.addEventListener('abort', stopCut, { once: true });
-      let opened = false;
-      const liveness = new Timer(heartbeatTimeoutMs, () =>
-        // A connection that never opened in time may be held by a buffering proxy: another transport may pass.
-        cut.abort(new Cut(`no ${opened ? 'event or heartbeat' : 'answer'} for ${heartbeatTimeoutMs} ms`, opened ? 'backoff' : 'fall back')),
-      );
-      const upgrade = index > 0 ? new Timer(fellBackAt + preferredRetryMs - Date.now(), () => cut.abort(new Cut(`trying ${order[0]} again`, 'at once'))) : undefined;
-      let delivered = 0;
-      let failure: unknown;
-      let token: string | undefined;
-      try {
-        token = await this.#client.credentials.get();
-        for await (const item of builtin[name]({ client: this.#client, taskId: this.#taskId, after, token, signal: cut.signal, pollWaitMs })) {
-          liveness.reset();
-          if (item.kind === 'open') {
-            opened = true;
-            this.#set({ status: 'open' });
-            continue;
-          }
-          if (item.kind !== 'event' || !seen.add(item.event.eventId)) continue;
-          after = item.event.eventId;
-          delivered++;
-          this.#state = { ...this.#state, lastEventId: after };
-          await o.checkpoint?.set(this.#taskId, after);
-          // The consumer's time is not the connection's silence.
-          liveness.stop();
-          yield item.event;
-          liveness.reset();
-          if (isTerminal(item.event)) {
-            this.#set({ status: 'ended', reason: item.event.type });
-            return;
-          }
-        }
-        this.#set({ status: 'ended', reason: 'the server ended the stream' });
+      const c = yield* this.#connection(name, after, seen, route);
+      after = c.after;
+      if (c.ended !== undefined) {
+        this.#set({ status: 'ended', reason: c.ended });
         return;
-      } catch (err) {
-        failure = err;
-      } finally {
-        liveness.stop();
-        upgrade?.stop();
-        this.#stop.signal.removeEventListener('abort', stopCut);
-        cut.abort(new Cut('done', 'at once'));
       }
       if (this.#stop.signal.aborted) break;
-      if (delivered > 0) attempt = 0;
-      unopened = opened ? 0 : unopened + 1;
-      const next = await this.#afterFailure(failure, token, index, order.length, attempt);
-      if (next.index === index && unopened >= fallbackAfter && index + 1 < order.length && isTransient(failure)) {
-        next.index = index + 1; // it keeps failing before it opens: maybe blocked on the way
-        next.delayMs = 0;
-      }
-      if (next.index !== index) {
-        if (index === 0) fellBackAt = Date.now();
-        index = next.index;
-        unopened = 0;
-      }
+      if (c.delivered > 0) attempt = 0;
+      const next = await this.#afterFailure(c.failure, c.token, route.index === route.last, attempt);
+      if (route.next(next.fallBack, c.opened, isTransient(c.failure))) next.delayMs = 0; // another transport: at once
       attempt = next.attempt;
       why = next.reason;
       if (next.delayMs > 0) {
@@ -251,27 +192,88 @@ export class TaskFollow implements AsyncIterable<TaskEvent> {
     this.#set({ status: 'ended', reason: 'closed' });
   }
 
-  /** Decides what follows a failed connection; throws when nothing can help. */
-  async #afterFailure(err: unknown, token: string | undefined, index: number, count: number, attempt: number): Promise<{ index: number; attempt: number; delayMs: number; reason: string }> {
+  /**
+   * Follows over one connection of transport name, yielding each new event
+   * (after the checkpoint), until it ends. It returns how: `ended` when the
+   * follow is over (the terminal event, or the server's end of the stream),
+   * else the failure and what the connection got done.
+   */
+  async *#connection(
+    name: TransportName,
+    after: EventId | null,
+    seen: RecentIds,
+    route: Route,
+  ): AsyncGenerator<TaskEvent, { after: EventId | null; ended?: string; failure?: unknown; token?: string; opened: boolean; delivered: number }, undefined> {
+    const o = this.#options;
+    const heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 45_000;
+    const cut = new AbortController();
+    const stopCut = () => cut.abort(this.#stop.signal.reason);
+    this.#stop.signal.addEventListener('abort', stopCut, { once: true });
+    let opened = false;
+    let delivered = 0;
+    let token: string | undefined;
+    const liveness = new Timer(heartbeatTimeoutMs, () =>
+      // A connection that never opened in time may be held by a buffering proxy: another transport may pass.
+      cut.abort(new Cut(`no ${opened ? 'event or heartbeat' : 'answer'} for ${heartbeatTimeoutMs} ms`, opened ? 'backoff' : 'fall back')),
+    );
+    const upgradeInMs = route.upgradeInMs();
+    const upgrade = upgradeInMs === undefined ? undefined : new Timer(upgradeInMs, () => cut.abort(new Cut(`trying ${route.preferred} again`, 'at once')));
+    try {
+      token = await this.#client.credentials.get();
+      const pollWaitMs = Math.max(0, Math.min(o.pollWaitMs ?? 20_000, heartbeatTimeoutMs / 2));
+      for await (const item of builtin[name]({ client: this.#client, taskId: this.#taskId, after, token, signal: cut.signal, pollWaitMs })) {
+        liveness.reset();
+        if (item.kind === 'open') {
+          opened = true;
+          this.#set({ status: 'open' });
+          continue;
+        }
+        if (item.kind !== 'event' || !seen.add(item.event.eventId)) continue;
+        after = item.event.eventId;
+        delivered++;
+        this.#state = { ...this.#state, lastEventId: after };
+        await o.checkpoint?.set(this.#taskId, after);
+        // The consumer's time is not the connection's silence.
+        liveness.stop();
+        yield item.event;
+        liveness.reset();
+        if (isTerminal(item.event)) return { after, ended: item.event.type, opened, delivered };
+      }
+      return { after, ended: 'the server ended the stream', opened, delivered };
+    } catch (failure) {
+      return { after, failure, token, opened, delivered };
+    } finally {
+      liveness.stop();
+      upgrade?.stop();
+      this.#stop.signal.removeEventListener('abort', stopCut);
+      cut.abort(new Cut('done', 'at once'));
+    }
+  }
+
+  /**
+   * Decides what follows a failed connection: whether to fall back to the
+   * next transport, and how long to wait. It throws when nothing can help.
+   */
+  async #afterFailure(err: unknown, token: string | undefined, isLast: boolean, attempt: number): Promise<{ fallBack: boolean; attempt: number; delayMs: number; reason: string }> {
     const backoff = (n: number) => backoffDelay(n, this.#options.backoff);
-    if (err instanceof Cut && err.retry === 'at once') return { index, attempt, delayMs: 0, reason: err.message };
-    if (err instanceof Cut && err.retry === 'backoff') return { index, attempt: attempt + 1, delayMs: backoff(attempt), reason: err.message };
+    const stay = (delayMs: number, reason: string) => ({ fallBack: false, attempt: attempt + 1, delayMs, reason });
+    if (err instanceof Cut && err.retry === 'at once') return { fallBack: false, attempt, delayMs: 0, reason: err.message };
+    if (err instanceof Cut && err.retry === 'backoff') return stay(backoff(attempt), err.message);
     const failure = err instanceof Cut ? new StreamFailure('refused', err.message) : err instanceof StreamFailure ? err : this.#fail(err);
     const reason = failure.message;
     switch (failure.kind) {
       case 'refused':
         // Another transport may get through: move down at once; at the last, wait.
-        if (index + 1 < count) return { index: index + 1, attempt, delayMs: 0, reason };
-        return { index, attempt: attempt + 1, delayMs: backoff(attempt), reason };
+        return isLast ? stay(backoff(attempt), reason) : { fallBack: true, attempt, delayMs: 0, reason };
       case 'lost':
-        return { index, attempt: attempt + 1, delayMs: backoff(attempt), reason };
+        return stay(backoff(attempt), reason);
       case 'throttled':
-        return { index, attempt: attempt + 1, delayMs: Math.max(failure.details.retryAfterMs ?? 0, backoff(attempt)), reason };
+        return stay(Math.max(failure.details.retryAfterMs ?? 0, backoff(attempt)), reason);
       case 'unauthorized': {
         const fresh = await this.#client.credentials.refresh(token).catch((e: unknown) => this.#fail(e));
         if (fresh === undefined) this.#fail(failure.details.cause ?? new TaskBridgeError(401, undefined));
         // A fresh token goes at once; a second refusal in a row waits.
-        return { index, attempt: attempt + 1, delayMs: attempt === 0 ? 0 : backoff(attempt - 1), reason };
+        return stay(attempt === 0 ? 0 : backoff(attempt - 1), reason);
       }
       case 'fatal':
         return this.#fail(failure.details.cause ?? failure);
@@ -281,6 +283,61 @@ export class TaskFollow implements AsyncIterable<TaskEvent> {
   #fail(error: unknown): never {
     this.#set({ status: 'failed', error, reason: error instanceof Error ? error.message : String(error) });
     throw error;
+  }
+}
+
+/**
+ * Route keeps which transport a follow uses: it moves down the order when
+ * told to fall back, or when connections keep failing before they open,
+ * and back to the preferred one after the quiet period.
+ */
+class Route {
+  index = 0;
+  readonly last: number;
+  #fellBackAt = 0;
+  #unopened = 0; // connections of the current transport in a row that failed before opening
+
+  constructor(
+    readonly order: readonly TransportName[],
+    readonly fallbackAfter: number,
+    readonly preferredRetryMs: number,
+  ) {
+    this.last = order.length - 1;
+  }
+
+  /** The preferred transport. */
+  get preferred(): TransportName {
+    return this.order[0]!;
+  }
+
+  /** The transport to connect with now: the preferred one again once the quiet period passed. */
+  current(): TransportName {
+    if (this.index > 0 && Date.now() - this.#fellBackAt >= this.preferredRetryMs) this.#move(0);
+    return this.order[this.index]!;
+  }
+
+  /** With a fallback transport in use, how long until the preferred one is due again. */
+  upgradeInMs(): number | undefined {
+    return this.index > 0 ? this.#fellBackAt + this.preferredRetryMs - Date.now() : undefined;
+  }
+
+  /**
+   * Records how a connection ended and moves down when told to, or when a
+   * transient failure before opening happened fallbackAfter times in a
+   * row. It returns whether it moved.
+   */
+  next(fallBack: boolean, opened: boolean, transient: boolean): boolean {
+    this.#unopened = opened ? 0 : this.#unopened + 1;
+    const stuck = transient && this.#unopened >= this.fallbackAfter;
+    if ((!fallBack && !stuck) || this.index >= this.last) return false;
+    if (this.index === 0) this.#fellBackAt = Date.now();
+    this.#move(this.index + 1);
+    return true;
+  }
+
+  #move(index: number): void {
+    this.index = index;
+    this.#unopened = 0;
   }
 }
 
