@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -86,6 +87,8 @@ type Activities struct {
 	Suspensions taskbridge.SuspensionStore
 	// Clock tells the time an expiry is judged at; nil is time.Now.
 	Clock func() time.Time
+	// Logger hears of reports refused for good; nil discards.
+	Logger *slog.Logger
 }
 
 // Report makes one report with its key (taskbridge.WithReportKey), so
@@ -114,6 +117,10 @@ func (a *Activities) Report(ctx context.Context, req ReportRequest) error {
 		err = r.Cancelled(ctx, id)
 	default:
 		err = &taskbridge.InvalidInputError{Field: "/kind", Reason: fmt.Sprintf("unknown report kind %q", req.Kind)}
+	}
+	if err != nil && !errors.Is(err, taskbridge.ErrUnavailable) && !errors.Is(err, taskbridge.ErrTaskEnded) {
+		orDiscard(a.Logger).LogAttrs(ctx, slog.LevelWarn, "a task's report was refused",
+			slog.String("taskId", id), slog.String("report", string(req.Kind)), slog.String("key", req.Key), slog.Any("err", err))
 	}
 	return activityError(err)
 }

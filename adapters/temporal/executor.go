@@ -61,7 +61,8 @@ type Config struct {
 	ReportTimeout time.Duration
 	// WorkerOptions are passed to every worker the Worker starts.
 	WorkerOptions worker.Options
-	// Logger receives what the adapter logs; nil discards.
+	// Logger receives the reports the Worker's activities could not make
+	// for good (refused by the Reporter); nil discards.
 	Logger *slog.Logger
 }
 
@@ -98,7 +99,6 @@ func cmpOr(s, def string) string {
 type Executor struct {
 	client client.Client
 	queues map[string]string
-	log    *slog.Logger
 }
 
 var _ taskbridge.TaskExecutor = (*Executor)(nil)
@@ -113,7 +113,7 @@ func New(cfg Config) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Executor{client: cfg.Client, queues: queues, log: orDiscard(cfg.Logger)}, nil
+	return &Executor{client: cfg.Client, queues: queues}, nil
 }
 
 func orDiscard(l *slog.Logger) *slog.Logger {

@@ -44,7 +44,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	wf, acts := cfg.workflow(), &Activities{Reporter: cfg.Reporter, Suspensions: cfg.Suspensions}
+	wf, acts := cfg.workflow(), &Activities{Reporter: cfg.Reporter, Suspensions: cfg.Suspensions, Logger: cfg.Logger}
 	w := &Worker{}
 	for _, q := range slices.Sorted(maps.Keys(set(maps.Values(queues)))) {
 		tw := worker.New(cfg.Client, q, cfg.WorkerOptions)

@@ -42,25 +42,28 @@ func activityOptions(timeout time.Duration) workflow.ActivityOptions {
 func (w *taskWorkflow) run(ctx workflow.Context, task TaskInfo) error {
 	r := &run{task: task, workflowID: workflow.GetInfo(ctx).WorkflowExecution.ID}
 	reportCtx := workflow.WithActivityOptions(ctx, w.activity)
-	typ, ok := w.types[task.Type]
-	if !ok {
-		return r.end(reportCtx, ReportRequest{Kind: reportFail, Failure: &taskbridge.Failure{
-			Code: CodeUnknownTaskType, Message: fmt.Sprintf("no worker handler for task type %q", task.Type)}})
-	}
-	if err := r.report(reportCtx, ReportRequest{Kind: reportStart}); err != nil {
-		if errors.Is(err, taskbridge.ErrTaskEnded) {
-			return nil // cancelled (or ended) before it started
-		}
-		return err
-	}
-	result, err := typ.Run(reportCtx, r)
-
 	// Final reports run on a context the cancellation does not reach, so
 	// that a cancelled task still reports its end.
 	final, _ := workflow.NewDisconnectedContext(reportCtx)
+	typ, ok := w.types[task.Type]
+	if !ok {
+		return r.end(final, ReportRequest{Kind: reportFail, Failure: &taskbridge.Failure{
+			Code: CodeUnknownTaskType, Message: fmt.Sprintf("no worker handler for task type %q", task.Type)}})
+	}
+	var result json.RawMessage
+	err := r.report(reportCtx, ReportRequest{Kind: reportStart})
+	switch {
+	case errors.Is(err, taskbridge.ErrTaskEnded):
+		return nil // cancelled (or ended) elsewhere before it started
+	case err != nil && ctx.Err() == nil:
+		return err
+	case err == nil:
+		result, err = typ.Run(reportCtx, r)
+	}
+
 	var failure *taskbridge.Failure
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil: // also when cancelled before it started
 		if err := r.end(final, ReportRequest{Kind: reportCancelled}); err != nil {
 			return err
 		}

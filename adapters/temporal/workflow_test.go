@@ -325,3 +325,12 @@ func TestATaskCancelledBeforeItStartedRunsNothing(t *testing.T) {
 	types, _ := events(t, w.store, w.task.ID)
 	require.Equal(t, []taskbridge.EventType{taskbridge.EventCancelled}, types)
 }
+
+func TestACancelAtOnceEndsTheTaskCancelled(t *testing.T) {
+	t.Parallel()
+	w := newWFTest(t, "approve", "null", approve(0))
+	w.env.RegisterDelayedCallback(w.env.CancelWorkflow, 0)
+	require.Error(t, w.execute(t))
+	types, _ := events(t, w.store, w.task.ID)
+	require.Equal(t, []taskbridge.EventType{taskbridge.EventCancelled}, types, "cancelled before TASK_STARTED")
+}
