@@ -48,9 +48,9 @@ const (
 	reportCancelled reportKind = "cancelled"
 )
 
-// ReportRequest is one report a workflow makes through ActivityReport.
+// reportRequest is one report a workflow makes through ActivityReport.
 // Exactly the field of its Kind is set.
-type ReportRequest struct {
+type reportRequest struct {
 	// Key is the report's idempotency key: the workflow id and the
 	// report's number in the workflow.
 	Key    string
@@ -64,14 +64,14 @@ type ReportRequest struct {
 	Failure  *taskbridge.Failure        `json:",omitempty"`
 }
 
-// ExpireRequest names the suspension whose timer fired.
-type ExpireRequest struct {
+// expireRequest names the suspension whose timer fired.
+type expireRequest struct {
 	TaskID, SuspendID string
 }
 
-// ExpireOutcome is what became of a suspension whose timer fired: expired,
+// expireOutcome is what became of a suspension whose timer fired: expired,
 // or resolved by an action the store accepted first.
-type ExpireOutcome struct {
+type expireOutcome struct {
 	// Action is the accepted action; nil when the suspension expired.
 	Action *taskbridge.ActionReceipt
 }
@@ -91,12 +91,12 @@ type Activities struct {
 	Logger *slog.Logger
 }
 
-// Report makes one report with its key (taskbridge.WithReportKey), so
+// report makes one report with its key (taskbridge.WithReportKey), so
 // that a retry of the activity stores nothing more. A report the Reporter
 // refuses for good (the task ended, an invalid event, a task that is gone)
 // is a non-retryable error; anything else, such as an unavailable store,
 // is retried by Temporal.
-func (a *Activities) Report(ctx context.Context, req ReportRequest) error {
+func (a *Activities) report(ctx context.Context, req reportRequest) error {
 	ctx = taskbridge.WithReportKey(ctx, req.Key)
 	r, id := a.Reporter, req.TaskID
 	var err error
@@ -160,14 +160,14 @@ const maxExpirePasses = 8
 // expireBatch is how many overdue suspensions one store call expires.
 const expireBatch = 100
 
-// Expire runs when a suspension's timer fired. The store judges: when the
+// expire runs when a suspension's timer fired. The store judges: when the
 // suspension is still open and overdue it is expired there (the same
 // ExpireSuspensions that retention runs); when an action was accepted
 // first, Expire returns that action. Either way the outcome is marked as
 // handed off, since the workflow takes it from here. A suspension not yet
 // overdue by Clock (clocks disagree) is a retryable error, so Temporal
 // asks again a little later.
-func (a *Activities) Expire(ctx context.Context, req ExpireRequest) (ExpireOutcome, error) {
+func (a *Activities) expire(ctx context.Context, req expireRequest) (expireOutcome, error) {
 	clock := a.Clock
 	if clock == nil {
 		clock = time.Now
@@ -176,7 +176,7 @@ func (a *Activities) Expire(ctx context.Context, req ExpireRequest) (ExpireOutco
 	for pass := 0; err == nil && s.State == taskbridge.SuspensionOpen; pass++ {
 		now := clock()
 		if !s.Expired(now) || pass == maxExpirePasses {
-			return ExpireOutcome{}, fmt.Errorf("suspension %s of task %s is still open at %s", req.SuspendID, req.TaskID, now.Format(time.RFC3339Nano))
+			return expireOutcome{}, fmt.Errorf("suspension %s of task %s is still open at %s", req.SuspendID, req.TaskID, now.Format(time.RFC3339Nano))
 		}
 		if _, err = a.Suspensions.ExpireSuspensions(ctx, now, expireBatch); err != nil {
 			break
@@ -184,20 +184,20 @@ func (a *Activities) Expire(ctx context.Context, req ExpireRequest) (ExpireOutco
 		s, err = a.Suspensions.GetSuspension(ctx, req.TaskID, req.SuspendID)
 	}
 	if err != nil {
-		return ExpireOutcome{}, activityError(err)
+		return expireOutcome{}, activityError(err)
 	}
-	var out ExpireOutcome
+	var out expireOutcome
 	switch s.State {
 	case taskbridge.SuspensionResolved:
 		out.Action = s.Action
 	case taskbridge.SuspensionExpired:
 	default: // closed: the task ended while it was open
 		err := fmt.Errorf("suspension %s of task %s is %s: %w", req.SuspendID, req.TaskID, s.State, taskbridge.ErrTaskEnded)
-		return ExpireOutcome{}, activityError(err)
+		return expireOutcome{}, activityError(err)
 	}
 	if !s.HandedOff {
 		if err := a.Suspensions.MarkHandedOff(ctx, req.TaskID, req.SuspendID); err != nil {
-			return ExpireOutcome{}, activityError(err)
+			return expireOutcome{}, activityError(err)
 		}
 	}
 	return out, nil

@@ -27,22 +27,22 @@ func TestARepeatedReportWithTheSameKeyStoresOneEvent(t *testing.T) {
 	ctx := t.Context()
 
 	for range 2 {
-		require.NoError(t, acts.Report(ctx, ReportRequest{Key: "w/1", TaskID: "t1", Kind: reportStart}))
-		require.NoError(t, acts.Report(ctx, ReportRequest{Key: "w/2", TaskID: "t1", Kind: reportProgress, Progress: &taskbridge.Progress{Percent: 5}}))
-		require.NoError(t, acts.Report(ctx, ReportRequest{Key: "w/3", TaskID: "t1", Kind: reportSuspend,
+		require.NoError(t, acts.report(ctx, reportRequest{Key: "w/1", TaskID: "t1", Kind: reportStart}))
+		require.NoError(t, acts.report(ctx, reportRequest{Key: "w/2", TaskID: "t1", Kind: reportProgress, Progress: &taskbridge.Progress{Percent: 5}}))
+		require.NoError(t, acts.report(ctx, reportRequest{Key: "w/3", TaskID: "t1", Kind: reportSuspend,
 			Suspend: &taskbridge.SuspendRequest{SuspendID: "s3", AllowedActions: []string{"ok"}}}))
 	}
 	// A repeat of the final report after the task ended changes nothing
 	// and is no error.
 	for range 2 {
-		require.NoError(t, acts.Report(ctx, ReportRequest{Key: "w/4", TaskID: "t1", Kind: reportComplete, Result: json.RawMessage(`1`)}))
+		require.NoError(t, acts.report(ctx, reportRequest{Key: "w/4", TaskID: "t1", Kind: reportComplete, Result: json.RawMessage(`1`)}))
 	}
 	types, _ := events(t, store, "t1")
 	require.Equal(t, []taskbridge.EventType{taskbridge.EventStarted, taskbridge.EventProgress,
 		taskbridge.EventSuspended, taskbridge.EventCompleted}, types)
 
 	// Another report after the end is refused for good.
-	err := acts.Report(ctx, ReportRequest{Key: "w/5", TaskID: "t1", Kind: reportMessage, Message: &taskbridge.Message{Text: "late"}})
+	err := acts.report(ctx, reportRequest{Key: "w/5", TaskID: "t1", Kind: reportMessage, Message: &taskbridge.Message{Text: "late"}})
 	require.True(t, nonRetryable(err, errTypeTaskEnded), "%v", err)
 	require.ErrorIs(t, reportError(err), taskbridge.ErrTaskEnded)
 }
@@ -54,13 +54,13 @@ func TestReportErrorsAreClassified(t *testing.T) {
 	createTask(t, store, "t1", "x", "null")
 	ctx := t.Context()
 
-	err := acts.Report(ctx, ReportRequest{Key: "k1", TaskID: "t1", Kind: reportProgress, Progress: &taskbridge.Progress{Percent: 150}})
+	err := acts.report(ctx, reportRequest{Key: "k1", TaskID: "t1", Kind: reportProgress, Progress: &taskbridge.Progress{Percent: 150}})
 	require.True(t, nonRetryable(err, errTypeInvalidInput), "%v", err)
 	var invalid *taskbridge.InvalidInputError
 	require.ErrorAs(t, reportError(err), &invalid)
 	require.Equal(t, "/progress", invalid.Field)
 
-	err = acts.Report(ctx, ReportRequest{Key: "k2", TaskID: "gone", Kind: reportStart})
+	err = acts.report(ctx, reportRequest{Key: "k2", TaskID: "gone", Kind: reportStart})
 	require.True(t, nonRetryable(err, errTypeRefused), "%v", err)
 
 	// An outage is retried by Temporal: a plain error.
@@ -78,28 +78,28 @@ func TestExpireAsksTheStore(t *testing.T) {
 	at := time.Now().Add(time.Hour)
 	now := at.Add(-time.Minute)
 	acts := &Activities{Reporter: rec, Suspensions: store, Clock: func() time.Time { return now }}
-	require.NoError(t, acts.Report(ctx, ReportRequest{Key: "k1", TaskID: "t1", Kind: reportStart}))
-	require.NoError(t, acts.Report(ctx, ReportRequest{Key: "k2", TaskID: "t1", Kind: reportSuspend,
+	require.NoError(t, acts.report(ctx, reportRequest{Key: "k1", TaskID: "t1", Kind: reportStart}))
+	require.NoError(t, acts.report(ctx, reportRequest{Key: "k2", TaskID: "t1", Kind: reportSuspend,
 		Suspend: &taskbridge.SuspendRequest{SuspendID: "s", AllowedActions: []string{"ok"}, ExpiresAt: at}}))
 
 	// Not overdue by this clock yet: a retryable error.
-	_, err := acts.Expire(ctx, ExpireRequest{TaskID: "t1", SuspendID: "s"})
+	_, err := acts.expire(ctx, expireRequest{TaskID: "t1", SuspendID: "s"})
 	require.Error(t, err)
 	require.False(t, nonRetryable(err, errTypeRefused))
 
 	now = at
-	out, err := acts.Expire(ctx, ExpireRequest{TaskID: "t1", SuspendID: "s"})
+	out, err := acts.expire(ctx, expireRequest{TaskID: "t1", SuspendID: "s"})
 	require.NoError(t, err)
 	require.Nil(t, out.Action, "expired")
 	// A retry of the activity gets the same answer.
-	out, err = acts.Expire(ctx, ExpireRequest{TaskID: "t1", SuspendID: "s"})
+	out, err = acts.expire(ctx, expireRequest{TaskID: "t1", SuspendID: "s"})
 	require.NoError(t, err)
 	require.Nil(t, out.Action)
 	pending, err := store.PendingHandOffs(ctx, 10)
 	require.NoError(t, err)
 	require.Empty(t, pending, "the workflow took the expiry")
 
-	_, err = acts.Expire(ctx, ExpireRequest{TaskID: "t1", SuspendID: "nope"})
+	_, err = acts.expire(ctx, expireRequest{TaskID: "t1", SuspendID: "nope"})
 	require.True(t, nonRetryable(err, errTypeRefused), "%v", err)
 }
 

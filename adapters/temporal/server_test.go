@@ -12,9 +12,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/taskbridge-go/taskbridge"
@@ -128,6 +130,23 @@ func (h *host) suspended(t *testing.T, id string) taskbridge.Suspension {
 	return s
 }
 
+// replays replays the workflow history of the task on the host's types
+// and fails when the workflow does not replay deterministically (its
+// reports would then change keys).
+func (h *host) replays(t *testing.T, taskID string) {
+	t.Helper()
+	var history historypb.History
+	iter := h.client.GetWorkflowHistory(t.Context(), WorkflowID(taskID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		history.Events = append(history.Events, ev)
+	}
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(h.cfg.workflow().run, workflow.RegisterOptions{Name: WorkflowName})
+	require.NoError(t, replayer.ReplayWorkflowHistory(log.NewStructuredLogger(slog.New(slog.DiscardHandler)), &history))
+}
+
 var greetType = TaskType{Name: "greet", Run: func(ctx workflow.Context, run Run) (json.RawMessage, error) {
 	if err := run.Progress(ctx, taskbridge.Progress{Percent: 50}); err != nil {
 		return nil, err
@@ -205,6 +224,7 @@ func TestServerSuspensionSurvivesAWorkerRestart(t *testing.T) {
 		}
 		return err != nil
 	})
+	h.replays(t, task.ID)
 }
 
 func TestServerSuspensionExpires(t *testing.T) {

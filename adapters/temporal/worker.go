@@ -84,8 +84,8 @@ func (cfg Config) Register(r Registry, acts *Activities) {
 // register registers wf and acts under their names.
 func register(r Registry, wf *taskWorkflow, acts *Activities) {
 	r.RegisterWorkflowWithOptions(wf.run, workflow.RegisterOptions{Name: WorkflowName})
-	r.RegisterActivityWithOptions(acts.Report, activity.RegisterOptions{Name: ActivityReport})
-	r.RegisterActivityWithOptions(acts.Expire, activity.RegisterOptions{Name: ActivityExpire})
+	r.RegisterActivityWithOptions(acts.report, activity.RegisterOptions{Name: ActivityReport})
+	r.RegisterActivityWithOptions(acts.expire, activity.RegisterOptions{Name: ActivityExpire})
 }
 
 // set is the set of what seq yields.

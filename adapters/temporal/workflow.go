@@ -47,11 +47,11 @@ func (w *taskWorkflow) run(ctx workflow.Context, task TaskInfo) error {
 	final, _ := workflow.NewDisconnectedContext(reportCtx)
 	typ, ok := w.types[task.Type]
 	if !ok {
-		return r.end(final, ReportRequest{Kind: reportFail, Failure: &taskbridge.Failure{
+		return r.end(final, reportRequest{Kind: reportFail, Failure: &taskbridge.Failure{
 			Code: CodeUnknownTaskType, Message: fmt.Sprintf("no worker handler for task type %q", task.Type)}})
 	}
 	var result json.RawMessage
-	err := r.report(reportCtx, ReportRequest{Kind: reportStart})
+	err := r.report(reportCtx, reportRequest{Kind: reportStart})
 	switch {
 	case errors.Is(err, taskbridge.ErrTaskEnded):
 		return nil // cancelled (or ended) elsewhere before it started
@@ -64,16 +64,16 @@ func (w *taskWorkflow) run(ctx workflow.Context, task TaskInfo) error {
 	var failure *taskbridge.Failure
 	switch {
 	case ctx.Err() != nil: // also when cancelled before it started
-		if err := r.end(final, ReportRequest{Kind: reportCancelled}); err != nil {
+		if err := r.end(final, reportRequest{Kind: reportCancelled}); err != nil {
 			return err
 		}
 		return ctx.Err()
 	case err == nil:
-		return r.end(final, ReportRequest{Kind: reportComplete, Result: result})
+		return r.end(final, reportRequest{Kind: reportComplete, Result: result})
 	case errors.As(err, &failure):
-		return r.end(final, ReportRequest{Kind: reportFail, Failure: failure})
+		return r.end(final, reportRequest{Kind: reportFail, Failure: failure})
 	default:
-		return r.end(final, ReportRequest{Kind: reportFail, Failure: &taskbridge.Failure{Code: CodeHandlerError, Message: err.Error()}})
+		return r.end(final, reportRequest{Kind: reportFail, Failure: &taskbridge.Failure{Code: CodeHandlerError, Message: err.Error()}})
 	}
 }
 
@@ -89,11 +89,11 @@ var _ Run = (*run)(nil)
 func (r *run) Task() TaskInfo { return r.task }
 
 func (r *run) Progress(ctx workflow.Context, p taskbridge.Progress) error {
-	return r.report(ctx, ReportRequest{Kind: reportProgress, Progress: &p})
+	return r.report(ctx, reportRequest{Kind: reportProgress, Progress: &p})
 }
 
 func (r *run) Message(ctx workflow.Context, m taskbridge.Message) error {
-	return r.report(ctx, ReportRequest{Kind: reportMessage, Message: &m})
+	return r.report(ctx, reportRequest{Kind: reportMessage, Message: &m})
 }
 
 func (r *run) Suspend(ctx workflow.Context, req taskbridge.SuspendRequest) (*taskbridge.ActionReceipt, error) {
@@ -103,7 +103,7 @@ func (r *run) Suspend(ctx workflow.Context, req taskbridge.SuspendRequest) (*tas
 	// The signal channel buffers, so an outcome signalled right after
 	// TASK_SUSPENDED was appended (even before the activity returned) is
 	// waiting for us below.
-	if err := r.report(ctx, ReportRequest{Kind: reportSuspend, Suspend: &req}); err != nil {
+	if err := r.report(ctx, reportRequest{Kind: reportSuspend, Suspend: &req}); err != nil {
 		return nil, err
 	}
 	out, err := r.wait(ctx, req)
@@ -150,8 +150,8 @@ func (r *run) wait(ctx workflow.Context, req taskbridge.SuspendRequest) (taskbri
 		case got != nil:
 			return *got, nil
 		case fired:
-			var out ExpireOutcome
-			err := workflow.ExecuteActivity(ctx, ActivityExpire, ExpireRequest{TaskID: r.task.ID, SuspendID: req.SuspendID}).Get(ctx, &out)
+			var out expireOutcome
+			err := workflow.ExecuteActivity(ctx, ActivityExpire, expireRequest{TaskID: r.task.ID, SuspendID: req.SuspendID}).Get(ctx, &out)
 			if err != nil {
 				return taskbridge.Resume{}, reportError(err)
 			}
@@ -162,7 +162,7 @@ func (r *run) wait(ctx workflow.Context, req taskbridge.SuspendRequest) (taskbri
 
 // report runs one report activity under the next key. JSON the activity
 // could not carry is refused here, as the Reporter would refuse it.
-func (r *run) report(ctx workflow.Context, req ReportRequest) error {
+func (r *run) report(ctx workflow.Context, req reportRequest) error {
 	if err := req.checkJSON(); err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (r *run) report(ctx workflow.Context, req ReportRequest) error {
 }
 
 // checkJSON refuses a report whose JSON is not JSON.
-func (req ReportRequest) checkJSON() error {
+func (req reportRequest) checkJSON() error {
 	for _, f := range []struct {
 		name string
 		raw  json.RawMessage
@@ -188,12 +188,12 @@ func (req ReportRequest) checkJSON() error {
 // end makes a terminal report. A task that had already ended is done; a
 // final report refused as an invalid event fails the task with
 // CodeInvalidReport instead, so that it does not stay running.
-func (r *run) end(ctx workflow.Context, req ReportRequest) error {
+func (r *run) end(ctx workflow.Context, req reportRequest) error {
 	err := r.report(ctx, req)
 	var invalid *taskbridge.InvalidInputError
 	if errors.As(err, &invalid) && !errors.Is(err, taskbridge.ErrTaskEnded) {
 		workflow.GetLogger(ctx).Error("the reporter refused a task's final report", "taskId", r.task.ID, "err", err)
-		err = r.report(ctx, ReportRequest{Kind: reportFail, Failure: &taskbridge.Failure{
+		err = r.report(ctx, reportRequest{Kind: reportFail, Failure: &taskbridge.Failure{
 			Code: CodeInvalidReport, Message: "the task's final report was refused: " + invalid.Error()}})
 	}
 	if errors.Is(err, taskbridge.ErrTaskEnded) {
