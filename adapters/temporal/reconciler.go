@@ -29,7 +29,8 @@ const (
 // reports its task's end before it closes, so a closed workflow whose task
 // still lives was stopped from outside. Each pass asks Temporal's
 // visibility for the task workflows that closed so in the last Lookback
-// and ends each of their tasks that the store still has live: TASK_FAILED
+// and ends each of their tasks that the store still has live and whose
+// workflow's latest run is closed (not reset into a new run): TASK_FAILED
 // with CodeWorkflowTerminated or CodeWorkflowTimedOut (retryable) or
 // CodeWorkflowFailed, and TASK_CANCELLED for a cancelled one. The end is
 // reported under a key of the workflow's, so reconcilers on several
@@ -70,8 +71,8 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 }
 
-// Pass looks at the task workflows that closed abnormally within Lookback
-// and returns how many tasks it ended.
+// Pass looks at the task workflows that closed abnormally within Lookback,
+// checks each of their tasks (Check) and returns how many it ended.
 func (r *Reconciler) Pass(ctx context.Context) int {
 	log := orDiscard(r.Logger)
 	lookback := r.Lookback
@@ -98,7 +99,7 @@ func (r *Reconciler) Pass(ctx context.Context) int {
 			if !ok {
 				continue
 			}
-			done, err := r.end(ctx, taskID, ex.GetStatus())
+			done, err := r.Check(ctx, taskID)
 			if err != nil {
 				log.LogAttrs(ctx, slog.LevelWarn, "ending a task whose workflow closed failed; retrying next pass",
 					slog.String("taskId", taskID), slog.Any("err", err))
@@ -113,11 +114,23 @@ func (r *Reconciler) Pass(ctx context.Context) int {
 	}
 }
 
-// Check asks Temporal about one task's workflow and, when it closed
-// abnormally while the task lives, ends the task. It reports whether it
-// ended the task. A host that lists its long-running tasks (for example
-// those RUNNING longer than a setting) may call it for each.
+// Check ends the task when it lives in the store while its workflow (the
+// latest run of WorkflowID(taskID)) has closed abnormally, and reports
+// whether it did. A reset workflow's old run is terminated, but its task
+// lives on in the new run, which Check looks at. A host that lists its
+// long-running tasks (those RUNNING longer than a setting, say) may call it
+// for each. It returns taskbridge.ErrTaskNotRunning (wrapped) for a live
+// task that has no workflow.
 func (r *Reconciler) Check(ctx context.Context, taskID string) (bool, error) {
+	t, err := r.Tasks.GetTask(ctx, taskID)
+	switch {
+	case errors.Is(err, taskbridge.ErrTaskNotFound):
+		return false, nil // removed by retention, or another store's task
+	case err != nil:
+		return false, err
+	case t.Status.IsTerminal():
+		return false, nil
+	}
 	desc, err := r.Client.DescribeWorkflowExecution(ctx, WorkflowID(taskID), "")
 	var notFound *serviceerror.NotFound
 	switch {
@@ -126,12 +139,8 @@ func (r *Reconciler) Check(ctx context.Context, taskID string) (bool, error) {
 	case err != nil:
 		return false, fmt.Errorf("temporal: describing the workflow of task %s: %w", taskID, err)
 	}
-	return r.end(ctx, taskID, desc.GetWorkflowExecutionInfo().GetStatus())
-}
-
-// end ends a live task whose workflow closed with status.
-func (r *Reconciler) end(ctx context.Context, taskID string, status enumspb.WorkflowExecutionStatus) (bool, error) {
 	var f taskbridge.Failure
+	status := desc.GetWorkflowExecutionInfo().GetStatus()
 	switch status {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
 		f = taskbridge.Failure{Code: CodeWorkflowTerminated, Message: "the task's workflow was terminated", Retryable: true}
@@ -143,15 +152,7 @@ func (r *Reconciler) end(ctx context.Context, taskID string, status enumspb.Work
 	default:
 		return false, nil // running, completed (its end was reported) or continued
 	}
-	t, err := r.Tasks.GetTask(ctx, taskID)
-	switch {
-	case errors.Is(err, taskbridge.ErrTaskNotFound):
-		return false, nil // removed by retention
-	case err != nil:
-		return false, err
-	case t.Status.IsTerminal():
-		return false, nil
-	}
+	// One key per workflow: reconcilers on several replicas end it once.
 	ctx = taskbridge.WithReportKey(ctx, WorkflowID(taskID)+"/reconciled")
 	if status == enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
 		err = r.Reporter.Cancelled(ctx, taskID)

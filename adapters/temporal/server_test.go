@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -30,7 +31,7 @@ const waitFor = 90 * time.Second
 // TASKBRIDGE_TEST_TEMPORAL_ADDRESS, in the namespace of
 // TASKBRIDGE_TEST_TEMPORAL_NAMESPACE ("default" when unset). Without an
 // address the test is skipped, unless CI is set: in CI nothing skips.
-func dialTemporal(t *testing.T) client.Client {
+func dialTemporal(t *testing.T) (client.Client, string) {
 	t.Helper()
 	addr := os.Getenv("TASKBRIDGE_TEST_TEMPORAL_ADDRESS")
 	if addr == "" {
@@ -49,28 +50,29 @@ func dialTemporal(t *testing.T) client.Client {
 		Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	require.NoError(t, err, "dialing Temporal at %s", addr)
 	t.Cleanup(c.Close)
-	return c
+	return c, ns
 }
 
 // host is one host process's part of the adapter: an Executor and a
 // running Worker over a memory store, on a task queue of the test's own.
 type host struct {
-	client   client.Client
-	store    *memory.Store
-	rec      *recorder
-	cfg      Config
-	executor *Executor
-	worker   *Worker
+	client    client.Client
+	namespace string
+	store     *memory.Store
+	rec       *recorder
+	cfg       Config
+	executor  *Executor
+	worker    *Worker
 }
 
 func newHost(t *testing.T, types ...TaskType) *host {
 	t.Helper()
-	c := dialTemporal(t)
+	c, ns := dialTemporal(t)
 	store, rec := newStore(t)
 	cfg := Config{Client: c, TaskQueue: "taskbridge-test-" + rand.Text(), Types: types, Reporter: rec, Suspensions: store}
 	ex, err := New(cfg)
 	require.NoError(t, err)
-	h := &host{client: c, store: store, rec: rec, cfg: cfg, executor: ex}
+	h := &host{client: c, namespace: ns, store: store, rec: rec, cfg: cfg, executor: ex}
 	h.startWorker(t)
 	return h
 }
@@ -297,6 +299,66 @@ func TestServerReconcilerEndsATerminatedTask(t *testing.T) {
 	ended, err = r.Check(t.Context(), byCheck.ID)
 	require.NoError(t, err)
 	require.False(t, ended, "already ended")
-	_, err = r.Check(t.Context(), "no-such-task-"+rand.Text())
-	require.True(t, errors.Is(err, taskbridge.ErrTaskNotRunning), "%v", err)
+	ended, err = r.Check(t.Context(), "no-such-task-"+rand.Text())
+	require.NoError(t, err)
+	require.False(t, ended, "not a task of this store")
+	never := createTask(t, h.store, rand.Text(), "sleep", "null")
+	_, err = r.Check(t.Context(), never.ID)
+	require.True(t, errors.Is(err, taskbridge.ErrTaskNotRunning), "a live task without a workflow: %v", err)
+}
+
+func TestServerReconcilerLeavesAResetTaskRunning(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, sleepType)
+	r := &Reconciler{Client: h.client, Tasks: h.store, Reporter: h.rec, Lookback: time.Hour}
+	task := h.submit(t, "sleep")
+	wid := WorkflowID(task.ID)
+	until(t, "task "+task.ID+" to start", func() bool {
+		task, err := h.store.GetTask(t.Context(), task.ID)
+		require.NoError(t, err)
+		return task.Status == taskbridge.StatusRunning
+	})
+
+	// Reset to the end of the first workflow task: the old run is
+	// terminated, a new run carries on (its TASK_STARTED is the old one's
+	// key, stored once).
+	var firstTask int64
+	until(t, "the handler to sleep", func() bool {
+		iter := h.client.GetWorkflowHistory(t.Context(), wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		timer := false
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			require.NoError(t, err)
+			if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && firstTask == 0 {
+				firstTask = ev.GetEventId()
+			}
+			timer = timer || ev.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED
+		}
+		return timer
+	})
+	desc, err := h.client.DescribeWorkflowExecution(t.Context(), wid, "")
+	require.NoError(t, err)
+	oldRun := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	_, err = h.client.ResetWorkflowExecution(t.Context(), &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace:                 h.namespace,
+		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: wid, RunId: oldRun},
+		Reason:                    "test",
+		WorkflowTaskFinishEventId: firstTask,
+		RequestId:                 rand.Text(),
+	})
+	require.NoError(t, err)
+
+	until(t, "visibility to list the terminated old run", func() bool {
+		resp, err := h.client.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: "WorkflowId = '" + wid + "' AND ExecutionStatus = 'Terminated'"})
+		require.NoError(t, err)
+		return len(resp.GetExecutions()) > 0
+	})
+	r.Pass(t.Context())
+	ended, err := r.Check(t.Context(), task.ID)
+	require.NoError(t, err)
+	require.False(t, ended)
+	types, _ := events(t, h.store, task.ID)
+	require.Equal(t, []taskbridge.EventType{taskbridge.EventStarted}, types, "the reset task lives on")
+	require.NoError(t, h.client.TerminateWorkflow(t.Context(), wid, "", "test over"))
 }
