@@ -67,6 +67,12 @@
 // *taskbridge.InvalidInputError; anything else, such as an unavailable
 // store, is retried by Temporal without a bound on attempts.
 //
+// The key holds the workflow id, not the run id: a workflow reset by an
+// operator replays up to the reset point and numbers its reports as the
+// old run did, so the reports the old run made are not stored again (and
+// one that differs at the same number is taken as already made; a task's
+// history is never rewritten).
+//
 // # Suspensions
 //
 // Run.Suspend reports TASK_SUSPENDED and waits in the workflow, not in a
@@ -92,7 +98,11 @@
 // writes the reason recorded with the cancel request (the default one for
 // a cancel made from Temporal's side). The workflow then ends cancelled.
 // A workflow terminated, timed out or failed outside taskbridge reports
-// nothing: the Reconciler ends its task.
+// nothing: the Reconciler ends its task. It asks Temporal's visibility for
+// the task workflows that closed so, and ends each live task whose
+// workflow's latest run is closed (a reset's terminated old run does not
+// count) with TASK_FAILED, code CodeWorkflowTerminated,
+// CodeWorkflowTimedOut or CodeWorkflowFailed.
 //
 // # Signal vs Update
 //

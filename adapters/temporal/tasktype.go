@@ -85,7 +85,8 @@ type TaskType struct {
 
 // Run is a running task as its Handler sees it, inside the workflow. Its
 // methods are workflow code: call them from the handler's coroutine (or
-// one it started with workflow.Go), one report at a time.
+// one it started with workflow.Go), one report at a time, and at most one
+// Suspend waiting at a time (the waits share the resume signal).
 type Run interface {
 	// Task is the task as it was submitted (without attachments).
 	Task() TaskInfo
