@@ -8,7 +8,27 @@
 // executor) and a Worker (which runs the workflows and their activities;
 // Start it with the host and Stop it on shutdown). Any number of replicas
 // may run both: the Executor holds no state, and Temporal hands each
-// workflow task to one Worker.
+// workflow task to one Worker. With the bridge, both come from its
+// Executor hook, and the bridge's Shutdown stops the Worker:
+//
+//	Executor: func(rep taskbridge.Reporter) (taskbridge.TaskExecutor, error) {
+//		cfg := temporal.Config{Client: c, Types: types, Reporter: rep, Suspensions: store}
+//		ex, err := temporal.New(cfg)
+//		if err != nil {
+//			return nil, err
+//		}
+//		w, err := temporal.NewWorker(cfg)
+//		if err != nil {
+//			return nil, err
+//		}
+//		if err := w.Start(); err != nil {
+//			return nil, err
+//		}
+//		return struct {
+//			*temporal.Executor
+//			*temporal.Worker // its Shutdown method
+//		}{ex, w}, nil
+//	},
 //
 // # Task types
 //

@@ -207,7 +207,7 @@ func TestServerSuspensionSurvivesAWorkerRestart(t *testing.T) {
 
 	// Every worker stops; the suspension waits in Temporal. A new host
 	// process takes the action.
-	h.worker.Stop()
+	require.NoError(t, h.worker.Shutdown(t.Context()))
 	rc := accept(t, h.store, task.ID, s.SuspendID, "approve", time.Now())
 	require.NoError(t, h.executor.Resume(t.Context(), taskbridge.Resume{TaskID: task.ID, SuspendID: s.SuspendID, Action: rc}))
 	require.NoError(t, h.executor.Resume(t.Context(), taskbridge.Resume{TaskID: task.ID, SuspendID: s.SuspendID, Action: rc}), "a repeat")

@@ -1,6 +1,7 @@
 package temporal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"iter"
@@ -16,8 +17,8 @@ import (
 // Worker runs the task workflows of a host: one Temporal worker per task
 // queue of its types, each with the task workflow and its activities.
 // Any number of host processes may run a Worker for the same queues;
-// Temporal hands each workflow task and activity to one of them. Start and
-// Stop are safe for concurrent use; Stop is idempotent.
+// Temporal hands each workflow task and activity to one of them. Its
+// methods are safe for concurrent use; Stop and Shutdown are idempotent.
 type Worker struct {
 	workers []worker.Worker
 
@@ -122,6 +123,25 @@ func (w *Worker) Stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.stopLocked()
+}
+
+// Shutdown stops the Worker as Stop does, and returns nil once it has
+// stopped, or ctx's error when ctx ends first (the workers then go on
+// stopping in the background, within worker.Options.WorkerStopTimeout).
+// With it a host may hand the Worker's end to whatever shuts its executor
+// down, such as a bridge (an executor with a Shutdown method).
+func (w *Worker) Shutdown(ctx context.Context) error {
+	stopped := make(chan struct{})
+	go func() { // ends when Stop returns
+		w.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (w *Worker) stopLocked() {
