@@ -1,5 +1,6 @@
 import { Credentials, type TokenProvider } from './auth.js';
 import { errorFromResponse } from './errors.js';
+import { taskPath } from './paths.js';
 import { TaskFollow, type FollowOptions, type WatchHandlers, type Watch } from './follow.js';
 import type { WebSocketConstructor } from './transports.js';
 import type {
@@ -219,9 +220,4 @@ export class TaskBridgeClient<TT extends TaskTypeMap = AnyTaskTypes> {
     }
     return this.#fetch(this.url(spec.path, spec.query), { method: spec.method, headers, body, signal: spec.signal ?? null });
   }
-}
-
-/** The path of a task. */
-export function taskPath(taskId: TaskId): string {
-  return `/api/v1/tasks/${encodeURIComponent(taskId)}`;
 }

@@ -1,9 +1,8 @@
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import type { CheckpointStore } from './checkpoint.js';
-import type { TaskBridgeClient } from './client.js';
 import { RecentIds } from './dedupe.js';
 import { TaskBridgeError } from './errors.js';
-import { StreamFailure, transports as builtin, type TransportName } from './transports.js';
+import { StreamFailure, transports as builtin, type StreamClient, type TransportName } from './transports.js';
 import { isTerminal, type EventId, type TaskEvent, type TaskId, type TerminalEvent } from './types.js';
 
 /** How follow() follows a task. Every field has a default. */
@@ -105,14 +104,14 @@ class Cut extends Error {
  * cannot refresh.
  */
 export class TaskFollow implements AsyncIterable<TaskEvent> {
-  readonly #client: TaskBridgeClient<any>;
+  readonly #client: StreamClient;
   readonly #taskId: TaskId;
   readonly #options: FollowOptions;
   readonly #stop = new AbortController();
   #state: FollowState;
   #started = false;
 
-  constructor(client: TaskBridgeClient<any>, taskId: TaskId, options: FollowOptions) {
+  constructor(client: StreamClient, taskId: TaskId, options: FollowOptions) {
     this.#client = client;
     this.#taskId = taskId;
     this.#options = options;

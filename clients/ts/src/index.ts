@@ -1,5 +1,6 @@
 // @taskbridge-go/client: a TypeScript client of the TaskBridge protocol v1.
-export { TaskBridgeClient, taskPath } from './client.js';
+export { TaskBridgeClient } from './client.js';
+export { taskPath } from './paths.js';
 export type { Attachment, CallOptions, ClientOptions, CreateOptions, PollOptions, RequestSpec } from './client.js';
 export { Credentials } from './auth.js';
 export type { TokenProvider, TokenRequest } from './auth.js';
@@ -7,7 +8,7 @@ export { TaskBridgeError } from './errors.js';
 export { TaskFollow } from './follow.js';
 export type { FollowOptions, FollowState, Watch, WatchHandlers } from './follow.js';
 export { StreamFailure } from './transports.js';
-export type { FailureKind, StreamItem, TransportName, WebSocketConstructor, WebSocketLike } from './transports.js';
+export type { FailureKind, StreamClient, StreamItem, TransportName, WebSocketConstructor, WebSocketLike } from './transports.js';
 export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { RecentIds } from './dedupe.js';

@@ -3,8 +3,9 @@
 // is nothing more to send, and throws a StreamFailure otherwise, saying
 // whether to retry, fall back, refresh the token or give up. Resuming,
 // deduplicating, liveness and backoff are follow()'s, not theirs.
-import type { TaskBridgeClient } from './client.js';
-import { taskPath } from './client.js';
+import type { Credentials } from './auth.js';
+import type { RequestSpec } from './client.js';
+import { taskPath } from './paths.js';
 import { errorFromClose, errorFromResponse } from './errors.js';
 import { parseSse } from './sse.js';
 import { CloseCode, isTerminal, type EventId, type ErrorCode, type TaskEvent, type TaskId } from './types.js';
@@ -43,9 +44,17 @@ export class StreamFailure extends Error {
   }
 }
 
+/** What the transports need of a client: TaskBridgeClient has it all. */
+export interface StreamClient {
+  readonly credentials: Credentials;
+  readonly WebSocket: WebSocketConstructor | undefined;
+  url(path: string, query?: RequestSpec['query']): URL;
+  request(spec: RequestSpec): Promise<Response>;
+}
+
 /** One connection's inputs. */
 export interface Connection {
-  client: TaskBridgeClient<any>;
+  client: StreamClient;
   taskId: TaskId;
   /** Resume strictly after this event; null for the start. */
   after: EventId | null;
@@ -101,7 +110,7 @@ function abortReason(conn: Connection, err: unknown): unknown {
 }
 
 /** Sends one request, turning a network failure into `kind`. */
-async function send(conn: Connection, spec: Parameters<TaskBridgeClient['request']>[0], kind: FailureKind): Promise<Response> {
+async function send(conn: Connection, spec: RequestSpec, kind: FailureKind): Promise<Response> {
   try {
     return await conn.client.request({ ...spec, token: conn.token, refreshOn401: false, signal: conn.signal });
   } catch (err) {

@@ -1,6 +1,7 @@
 // Built from clients/ts by `npm run bundle:web -w clients/ts`. DO NOT EDIT.
 import { Credentials } from './auth.js';
 import { errorFromResponse } from './errors.js';
+import { taskPath } from './paths.js';
 import { TaskFollow } from './follow.js';
 /**
  * A client of one TaskBridge server. TT is the host's task types, from its
@@ -130,8 +131,4 @@ export class TaskBridgeClient {
         }
         return this.#fetch(this.url(spec.path, spec.query), { method: spec.method, headers, body, signal: spec.signal ?? null });
     }
-}
-/** The path of a task. */
-export function taskPath(taskId) {
-    return `/api/v1/tasks/${encodeURIComponent(taskId)}`;
 }

@@ -1,5 +1,5 @@
 // Built from clients/ts by `npm run bundle:web -w clients/ts`. DO NOT EDIT.
-import { taskPath } from './client.js';
+import { taskPath } from './paths.js';
 import { errorFromClose, errorFromResponse } from './errors.js';
 import { parseSse } from './sse.js';
 import { CloseCode, isTerminal } from './types.js';
