@@ -80,7 +80,7 @@ func (f temporalFlags) wire(ctx context.Context, env hostapp.Env) (hostapp.Wirin
 		if err != nil {
 			return nil, err
 		}
-		stopReconciler = reconcile(&temporal.Reconciler{Client: c, Tasks: env.Store, Reporter: rep, Interval: f.reconcileInterval, Logger: env.Logger})
+		stopReconciler = reconcile(env.Store, &temporal.Reconciler{Client: c, Tasks: env.Store, Reporter: rep, Interval: f.reconcileInterval, Logger: env.Logger})
 		if !f.worker {
 			return ex, nil
 		}
@@ -105,11 +105,23 @@ func (f temporalFlags) wire(ctx context.Context, env hostapp.Env) (hostapp.Wirin
 }
 
 // reconcile runs r until the returned stop is called; stop waits for it.
-func reconcile(r *temporal.Reconciler) (stop func()) {
+// It starts once the store is ready (a store that is a
+// taskbridge.ReadinessProbe: PostgreSQL's schema is migrated by the
+// bridge's Run), so that its first passes do not meet missing tables.
+func reconcile(store taskbridge.Store, r *temporal.Reconciler) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		if probe, ok := store.(taskbridge.ReadinessProbe); ok {
+			for probe.Check(ctx) != nil {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		}
 		_ = r.Run(ctx) // ends with ctx
 	}()
 	return func() { cancel(); <-done }
