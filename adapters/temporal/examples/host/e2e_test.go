@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
@@ -91,7 +92,24 @@ func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	b := needBackends(t)
 	suffix := strings.ToLower(rand.Text()[:10])
+	t.Cleanup(func() { dropSchema(t, b.postgresURL, "tbe2e_"+suffix) })
 	return &cluster{b: b, bin: hostBinary(t), schema: "tbe2e_" + suffix, queue: "taskbridge-e2e-" + suffix, logs: t.TempDir()}
+}
+
+// dropSchema drops the test's schema once its hosts are gone (cleanups
+// run last-registered first, so after the processes' own).
+func dropSchema(t *testing.T, url, schema string) {
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Errorf("dropping schema %s: %v", schema, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		t.Errorf("dropping schema %s: %v", schema, err)
+	}
 }
 
 // proc is one host process.
