@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskbridge-go/taskbridge/examples/host/hostapp"
 	"github.com/taskbridge-go/taskbridge/gen"
 )
 
@@ -135,7 +136,8 @@ func TestSIGTERM(t *testing.T) {
 func TestBadFlags(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"-store", "cassandra"}, {"-store", "redis"}, {"-nope"}, {"extra"}, {"-log-level", "loud"},
-		{"-log-format", "yaml"}, {"-store", "postgres"}, {"-redis-url", "redis://x"}, {"-temporal-address", "x:7233"}, {"-executor", "local"}} {
+		{"-log-format", "yaml"}, {"-store", "postgres"}, {"-redis-url", "redis://x"}, {"-temporal-address", "x:7233"},
+		{"-executor", "temporal"}, {"-executor", ""}} {
 		require.Equal(t, 2, run(t.Context(), args, io.Discard, io.Discard, nil), "%v", args)
 	}
 }
@@ -147,19 +149,19 @@ func TestHelp(t *testing.T) {
 	var out bytes.Buffer
 	require.Equal(t, 0, run(t.Context(), []string{"-h"}, io.Discard, &out, nil))
 	help := out.String()
-	var o options
 	flags := 0
-	flagSet(&o, io.Discard).VisitAll(func(f *flag.Flag) {
+	hostapp.FlagSet(io.Discard).VisitAll(func(f *flag.Flag) {
 		flags++
 		require.Regexp(t, `\n  -`+f.Name+`[ \n]`, help, "-h lists -%s", f.Name)
-		require.Regexp(t, `\n  `+envName(f.Name)+` +-`+f.Name+`\n`, help, "-h names the variable of -%s", f.Name)
+		require.Regexp(t, `\n  `+hostapp.EnvName(f.Name)+` +-`+f.Name+`\n`, help, "-h names the variable of -%s", f.Name)
 	})
 	require.Equal(t, flags, strings.Count(help, "\n  TASKBRIDGE_"), "one variable per flag, and no other")
 	require.Equal(t, flags, strings.Count(help, "\n  -"), "the flags listed are the flags there are")
 	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SERVICE_NAME", "PGPASSWORD"} {
 		require.Contains(t, help, v)
 	}
-	for _, gone := range []string{"planned", "redis", "temporal", "-executor"} {
+	require.Contains(t, help, "-executor string\n    \twhat runs the tasks: local (")
+	for _, gone := range []string{"planned", "redis", "temporal"} {
 		require.NotContains(t, strings.ToLower(help), gone, "-h offers nothing the host does not do")
 	}
 }

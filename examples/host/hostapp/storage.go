@@ -1,4 +1,4 @@
-package main
+package hostapp
 
 import (
 	"log/slog"
