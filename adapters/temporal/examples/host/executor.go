@@ -18,9 +18,8 @@ import (
 )
 
 // reportTimeout is the host's default of -temporal-report-timeout, shorter
-// than temporal.DefaultReportTimeout: a report is one store append, a
-// retry is harmless (its key stores it once), and a report in flight on a
-// worker that died waits this long before another worker makes it.
+// than temporal.DefaultReportTimeout: a report is one store append, and a
+// retry is harmless (its key stores it once).
 const reportTimeout = 10 * time.Second
 
 // temporalFlags are the settings of -executor temporal.
@@ -48,8 +47,7 @@ func temporalExecutor() hostapp.Executor {
 			fs.BoolVar(&f.worker, "temporal-worker", true, "with -executor temporal: run a worker in this process; false serves the API alone, "+
 				"and the workflows run in another process: the same command with the worker on (its own -addr; it serves the API too)")
 			fs.DurationVar(&f.reconcileInterval, "temporal-reconcile-interval", temporal.DefaultReconcileInterval, "with -executor temporal: how often to look for workflows ended outside taskbridge (terminated, timed out) and fail their tasks")
-			fs.DurationVar(&f.reportTimeout, "temporal-report-timeout", reportTimeout, "with -executor temporal: how long one report (an activity: a store append) may take before Temporal retries it; "+
-				"a report in flight on a worker that died is retried after it, so it bounds how long such a task stalls")
+			fs.DurationVar(&f.reportTimeout, "temporal-report-timeout", reportTimeout, "with -executor temporal: how long one try of a report (a local activity: a store append) may take before it is tried again")
 		},
 		Check: func() error {
 			if f.address == "" {
