@@ -68,9 +68,9 @@ const CodeInvalidInput = "INVALID_INPUT"
 // result. Generated task types use it.
 func Typed[In, Out any](fn func(ctx context.Context, in In, run Run) (Out, error)) Handler {
 	return func(ctx context.Context, run Run) (json.RawMessage, error) {
-		var in In
-		if err := decode(run.Task().Input, &in); err != nil {
-			return nil, &taskbridge.Failure{Code: CodeInvalidInput, Message: "the input does not decode: " + err.Error()}
+		in, err := DecodeInput[In](run.Task().Input)
+		if err != nil {
+			return nil, err
 		}
 		out, err := fn(ctx, in, run)
 		if err != nil {
@@ -78,6 +78,19 @@ func Typed[In, Out any](fn func(ctx context.Context, in In, run Run) (Out, error
 		}
 		return json.Marshal(out)
 	}
+}
+
+// DecodeInput decodes a task's input into In, as Typed does for the local
+// executor and other executors' typed handlers do: an absent input is In's
+// zero value, and a number that lands in an any is a json.Number, kept
+// exact. An input that does not decode is a *taskbridge.Failure with
+// CodeInvalidInput, which fails the task.
+func DecodeInput[In any](input json.RawMessage) (In, error) {
+	var in In
+	if err := decode(input, &in); err != nil {
+		return in, &taskbridge.Failure{Code: CodeInvalidInput, Message: "the input does not decode: " + err.Error()}
+	}
+	return in, nil
 }
 
 // TypedCheck makes an input check of a typed one: the input is decoded

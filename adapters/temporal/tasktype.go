@@ -1,7 +1,6 @@
 package temporal
 
 import (
-	"bytes"
 	"encoding/json"
 	"time"
 
@@ -109,9 +108,9 @@ type Run interface {
 // CodeInvalidInput.
 func Typed[In, Out any](fn func(ctx workflow.Context, in In, run Run) (Out, error)) Handler {
 	return func(ctx workflow.Context, run Run) (json.RawMessage, error) {
-		var in In
-		if err := decode(run.Task().Input, &in); err != nil {
-			return nil, &taskbridge.Failure{Code: CodeInvalidInput, Message: "the input does not decode: " + err.Error()}
+		in, err := bridge.DecodeInput[In](run.Task().Input)
+		if err != nil {
+			return nil, err
 		}
 		out, err := fn(ctx, in, run)
 		if err != nil {
@@ -119,15 +118,4 @@ func Typed[In, Out any](fn func(ctx workflow.Context, in In, run Run) (Out, erro
 		}
 		return json.Marshal(out)
 	}
-}
-
-// decode decodes JSON into v, keeping numbers that land in an any exact
-// (as json.Number); empty data leaves v as it is.
-func decode(data json.RawMessage, v any) error {
-	if len(data) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return dec.Decode(v)
 }
