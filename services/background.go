@@ -39,7 +39,7 @@ type Reconciler struct {
 // Run reconciles on every interval until ctx ends, then returns ctx's error.
 func (r *Reconciler) Run(ctx context.Context) error {
 	m := orNop(r.Metrics)
-	return every(ctx, orDefault(r.Interval, DefaultReconcileInterval), func(ctx context.Context) {
+	return Every(ctx, orDefault(r.Interval, DefaultReconcileInterval), func(ctx context.Context) {
 		m.BackgroundPass("reconcile", r.Pass(ctx))
 	})
 }
@@ -91,7 +91,7 @@ type Retention struct {
 // Run applies retention on every interval until ctx ends, then returns ctx's error.
 func (r *Retention) Run(ctx context.Context) error {
 	m := orNop(r.Metrics)
-	return every(ctx, orDefault(r.Interval, DefaultRetentionInterval), func(ctx context.Context) {
+	return Every(ctx, orDefault(r.Interval, DefaultRetentionInterval), func(ctx context.Context) {
 		p := r.Pass(ctx)
 		m.BackgroundPass("expire", p.Expired)
 		m.BackgroundPass("prune_receipts", p.ReceiptsPruned)
@@ -137,8 +137,11 @@ func orNop(m taskbridge.Metrics) taskbridge.Metrics {
 	return m
 }
 
-// every runs pass at once and then on every interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, pass func(context.Context)) error {
+// Every runs pass at once and then on every interval (measured from the
+// end of a pass) until ctx ends; then it returns ctx's error. It is the
+// loop of every background pass here, and of an executor's own (such as
+// the Temporal adapter's reconciler).
+func Every(ctx context.Context, interval time.Duration, pass func(context.Context)) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {

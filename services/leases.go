@@ -57,7 +57,7 @@ type Leases struct {
 // then lets go of the tasks the executor dropped and returns ctx's error.
 func (l *Leases) Run(ctx context.Context) error {
 	m := orNop(l.Metrics)
-	err := every(ctx, l.lease()/6, func(ctx context.Context) { m.BackgroundPass("leases", l.Pass(ctx)) })
+	err := Every(ctx, l.lease()/6, func(ctx context.Context) { m.BackgroundPass("leases", l.Pass(ctx)) })
 	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.lease()/6)
 	defer cancel()
 	_ = l.renew(final)

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/services"
 )
 
 // Defaults of the Reconciler.
@@ -48,7 +49,8 @@ type Reconciler struct {
 	// DefaultReconcileLookback. Make it longer than the longest time the
 	// reconciler may be down.
 	Lookback time.Duration
-	Logger   *slog.Logger
+	// Logger hears of failed passes; nil discards.
+	Logger *slog.Logger
 }
 
 // Run reconciles at once and then on every interval until ctx ends; then
@@ -58,17 +60,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	if interval <= 0 {
 		interval = DefaultReconcileInterval
 	}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		}
-		r.Pass(ctx)
-		timer.Reset(interval)
-	}
+	return services.Every(ctx, interval, func(ctx context.Context) { r.Pass(ctx) })
 }
 
 // Pass looks at the task workflows that closed abnormally within Lookback,
