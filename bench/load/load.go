@@ -170,6 +170,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		res.IdleBytesPerSubscriber = (connected.rss - before.rss) / int64(r.cfg.Subscribers)
 	}
 
+	lagBefore, haveLag := r.follower.scrapeLag(ctx, r.cfg.Transport)
 	began := time.Now()
 	if r.cfg.Idle {
 		err = r.holdThenCancel(ctx)
@@ -192,6 +193,10 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	res.ServerCPU, res.ServerRSS = after.cpu-connected.cpu, after.rss
+	if lagAfter, ok := r.follower.scrapeLag(ctx, r.cfg.Transport); ok && haveLag {
+		res.ServerLagP50, _ = lagQuantile(lagBefore, lagAfter, 0.5)
+		res.ServerLagP99, res.ServerLag = lagQuantile(lagBefore, lagAfter, 0.99)
+	}
 	r.collect(&res, began)
 	return res, nil
 }
@@ -230,8 +235,12 @@ func (r *runner) createTasks(ctx context.Context) error {
 // task's suspension, so that all of them are live before the ticks begin.
 func (r *runner) connect(ctx context.Context, wg *sync.WaitGroup, stream streamFunc) error {
 	r.subscribers = make([]*subscriber, r.cfg.Subscribers)
+	ticks := 0
+	if !r.cfg.Idle {
+		ticks = r.cfg.ticksPerTask()
+	}
 	for i := range r.subscribers {
-		r.subscribers[i] = newSubscriber(r.tasks[i%len(r.tasks)], stream, r.start)
+		r.subscribers[i] = newSubscriber(r.tasks[i%len(r.tasks)], stream, r.start, ticks)
 	}
 	connectCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
@@ -361,7 +370,11 @@ func forEach(ctx context.Context, n, parallel int, fn func(context.Context, int)
 
 // collect adds up what the subscribers received.
 func (r *runner) collect(res *Result, began time.Time) {
-	var latencies []int32
+	samples := 0
+	for _, s := range r.subscribers {
+		samples += len(s.latencies)
+	}
+	latencies := make([]int32, 0, samples)
 	var last time.Time
 	for _, s := range r.subscribers {
 		latencies = append(latencies, s.latencies...)

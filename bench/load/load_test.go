@@ -64,6 +64,7 @@ func TestAgainstTheBareFanOutServer(t *testing.T) {
 			requireComplete(t, res)
 			require.Zero(t, res.Reconnects)
 			require.Zero(t, res.ConnErrors)
+			require.False(t, res.ServerLag, "the bare server exports no metrics")
 		})
 	}
 }
@@ -95,6 +96,13 @@ func TestAgainstTheExampleHost(t *testing.T) {
 			requireComplete(t, res)
 			require.Positive(t, res.ServerRSS, "read from /proc")
 			require.Contains(t, res.String(), "server_cpu=")
+			if tr == load.LongPoll {
+				require.False(t, res.ServerLag, "polls have no delivery lag")
+				return
+			}
+			require.True(t, res.ServerLag, "the host's metrics give its delivery lag: %v", res)
+			require.LessOrEqual(t, res.ServerLagP50, res.ServerLagP99)
+			require.Contains(t, res.String(), "server_lag_p99=")
 		})
 	}
 	t.Run("idle", func(t *testing.T) {

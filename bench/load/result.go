@@ -32,6 +32,13 @@ type Result struct {
 	// without Config.ServerPID.
 	ServerCPU time.Duration
 	ServerRSS int64
+	// ServerLag says whether the server exported its own delivery lag
+	// (a TaskBridge host's metrics); ServerLagP50 and ServerLagP99 are then
+	// its quantiles over the run, from an event's append to its write,
+	// estimated from the histogram's buckets. The gap between them and
+	// P50/P99 is the network's and the load tool's.
+	ServerLag                  bool
+	ServerLagP50, ServerLagP99 time.Duration
 	// IdleBytesPerSubscriber is the server's RSS growth from before the
 	// subscribers connected to when all were live and idle, per
 	// subscriber.
@@ -49,6 +56,9 @@ func (r Result) String() string {
 		fmt.Fprintf(&b, " rate=%g/s ticks/task=%d deliveries=%d window=%.2fs delivered/s=%.0f",
 			c.Rate, c.ticksPerTask(), r.Deliveries, r.Window.Seconds(), r.DeliveriesPerSecond)
 		fmt.Fprintf(&b, " p50=%v p90=%v p99=%v max=%v", r.P50, r.P90, r.P99, r.Max)
+		if r.ServerLag {
+			fmt.Fprintf(&b, " server_lag_p50=%v server_lag_p99=%v", r.ServerLagP50.Round(time.Microsecond), r.ServerLagP99.Round(time.Microsecond))
+		}
 	}
 	fmt.Fprintf(&b, " conn_errors=%d reconnects=%d missing=%d (max %d/subscriber) duplicates=%d reordered=%d unfinished=%d",
 		r.ConnErrors, r.Reconnects, r.Missing, r.MaxMissingPerSubscriber, r.Duplicates, r.Reordered, r.Unfinished)

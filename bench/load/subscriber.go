@@ -63,6 +63,8 @@ type subscriber struct {
 	stream streamFunc
 	start  <-chan struct{} // closed when the ticks are released
 
+	started bool // start was seen closed
+
 	ready     chan struct{} // closed once the suspension was received
 	readySent bool
 
@@ -89,8 +91,10 @@ type streamFunc func(ctx context.Context, s *subscriber) error
 // non-success answer) as opposed to a stream that broke.
 var errConnect = errors.New("could not open the stream")
 
-func newSubscriber(t *task, stream streamFunc, start <-chan struct{}) *subscriber {
-	return &subscriber{task: t, stream: stream, start: start, ready: make(chan struct{})}
+// newSubscriber follows t; ticks is how many latency samples it expects,
+// made room for at once rather than while the events pour in.
+func newSubscriber(t *task, stream streamFunc, start <-chan struct{}, ticks int) *subscriber {
+	return &subscriber{task: t, stream: stream, start: start, ready: make(chan struct{}), latencies: make([]int32, 0, ticks)}
 }
 
 // run follows the task until its terminal event or until ctx ends.
@@ -124,17 +128,17 @@ func (s *subscriber) run(ctx context.Context) {
 // deliver takes one frame received at `at`: a task event, or a heartbeat
 // or confirmation frame, which it ignores.
 func (s *subscriber) deliver(frame []byte, at time.Time) error {
-	kind := field(frame, "type")
-	if kind == "" {
+	env, ok := parseEnvelope(frame)
+	if !ok || env.kind == nil {
 		return errors.New("a frame without a type")
 	}
-	rawID := field(frame, "eventId")
-	if kind == typeHeartbeat || rawID == "" {
+	kind := env.kind
+	if string(kind) == typeHeartbeat || env.eventID == nil {
 		return nil // heartbeats and SUBSCRIPTION_CONFIRMED
 	}
-	id, err := strconv.ParseUint(rawID, 10, 64)
-	if err != nil || id == 0 {
-		return errors.New("a malformed eventId " + strconv.Quote(rawID))
+	id := parseEventID(env.eventID)
+	if id == 0 {
+		return errors.New("a malformed eventId " + strconv.Quote(string(env.eventID)))
 	}
 	if !s.mark(id) {
 		s.duplicates++
@@ -146,24 +150,26 @@ func (s *subscriber) deliver(frame []byte, at time.Time) error {
 	s.cursor = max(s.cursor, id)
 	s.lastAt = at
 
-	started := isClosed(s.start)
-	if started {
+	if !s.started {
+		s.started = isClosed(s.start)
+	}
+	if s.started {
 		s.received++
 	}
 	switch {
-	case kind == typeSuspended && !started:
+	case string(kind) == typeSuspended && !s.started:
 		s.task.sawSuspension(field(frame, "suspendId"))
 		if !s.readySent {
 			s.readySent = true
 			close(s.ready)
 		}
-	case kind == typeMessage && started:
-		created, err := time.Parse(time.RFC3339Nano, field(frame, "createdAt"))
-		if err != nil {
+	case string(kind) == typeMessage && s.started:
+		created, ok := parseMicros(env.createdAt)
+		if !ok {
 			return errors.New("a malformed createdAt")
 		}
-		s.latencies = append(s.latencies, int32(min(max(at.Sub(created).Microseconds(), 0), 1<<31-1)))
-	case terminalTypes[kind]:
+		s.latencies = append(s.latencies, int32(min(max(at.UnixMicro()-created, 0), 1<<31-1)))
+	case terminalTypes[string(kind)]:
 		s.done = true
 		s.task.sawTerminal(id)
 	}

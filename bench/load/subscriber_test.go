@@ -29,7 +29,7 @@ func event(id int, kind string, created time.Time) []byte {
 func TestDeliverCounts(t *testing.T) {
 	start := make(chan struct{})
 	tk := &task{id: "t"}
-	s := newSubscriber(tk, nil, start)
+	s := newSubscriber(tk, nil, start, 0)
 	now := time.Now()
 	deliver := func(id int, kind string, at time.Time) {
 		t.Helper()

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/taskbridge-go/taskbridge/bench/load"
@@ -29,7 +30,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg load.Config
-	var transport string
+	var transport, cpuProfile string
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8080", "the server")
@@ -46,8 +47,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's pid, for CPU and RSS from /proc (0: leave out)")
 	fs.IntVar(&cfg.ConnectParallelism, "connect-parallelism", 0, "subscribers connecting at once (default 64)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of each phase beyond its planned length (default 1m)")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file, to tell its limits from the server's")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if cpuProfile != "" {
+		stop, err := profileCPU(cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "load:", err)
+			return 1
+		}
+		defer stop()
 	}
 	cfg.Transport = load.Transport(transport)
 	res, err := load.Run(ctx, cfg)
@@ -60,4 +70,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 3
 	}
 	return 0
+}
+
+// profileCPU profiles this process into path until stop is called.
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
