@@ -8,8 +8,8 @@ import "time"
 // never a task id or a subject.
 //
 // Implementations must be safe for concurrent use and must not block; they
-// should not allocate either, since EventDelivered is called for every
-// event every stream writes.
+// should not allocate either, since EventsDelivered is called for every
+// write of every stream.
 type Metrics interface {
 	Diagnostics
 	// TaskCreated counts a create; deduplicated when it found an earlier
@@ -32,9 +32,12 @@ type Metrics interface {
 	// was taken (ACCEPTED, DEDUPLICATED), else the error code it was
 	// refused with.
 	ActionAnswered(outcome string)
-	// EventDelivered observes one event a stream wrote: lag is the time from
-	// its append to its write. transport is "sse" or "websocket".
-	EventDelivered(transport string, lag time.Duration)
+	// EventsDelivered observes the live events one write of a stream
+	// delivered: lags holds, for each, the time from its append to the
+	// write. transport is "sse" or "websocket". lags is the caller's and
+	// only valid during the call. A batch, rather than a call per event,
+	// because a busy host delivers millions of events a second.
+	EventsDelivered(transport string, lags []time.Duration)
 	// HeartbeatSent counts a heartbeat a stream wrote.
 	HeartbeatSent(transport string)
 	// HubRead counts a read of a stream's events: from the hub's cache, or
@@ -100,8 +103,8 @@ func (NopMetrics) PollAnswered(PollOutcome) {}
 // ActionAnswered does nothing.
 func (NopMetrics) ActionAnswered(string) {}
 
-// EventDelivered does nothing.
-func (NopMetrics) EventDelivered(string, time.Duration) {}
+// EventsDelivered does nothing.
+func (NopMetrics) EventsDelivered(string, []time.Duration) {}
 
 // HeartbeatSent does nothing.
 func (NopMetrics) HeartbeatSent(string) {}

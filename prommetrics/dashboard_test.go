@@ -95,7 +95,7 @@ func touchEverySeries(m taskbridge.Metrics) {
 	m.RequestFailed("/r", "C")
 	m.PollAnswered(taskbridge.PollEvents)
 	m.ActionAnswered("ACCEPTED")
-	m.EventDelivered("sse", time.Millisecond)
+	m.EventsDelivered("sse", []time.Duration{time.Millisecond})
 	m.HeartbeatSent("sse")
 	m.HubRead(true)
 	m.ExecutorLoad(0, 0)

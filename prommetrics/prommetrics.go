@@ -10,7 +10,7 @@
 //
 // Every name starts with taskbridge_; labels are bounded (task types,
 // statuses, error and failure codes, transports, reasons), never a task id
-// or a subject. The calls made once per event delivered, a heartbeat or a
+// or a subject. The calls made for every write of a stream, heartbeat or
 // hub read allocate nothing.
 package prommetrics
 
@@ -45,7 +45,7 @@ type Metrics struct {
 	streamsClosed  *prometheus.CounterVec
 	replays        *prometheus.HistogramVec
 	slowBehind     *prometheus.HistogramVec
-	deliveryLag    *prometheus.HistogramVec
+	deliveryLag    *batchHistogram
 	heartbeats     *prometheus.CounterVec
 	hubReads       *prometheus.CounterVec
 	executorQueued prometheus.Gauge
@@ -54,7 +54,7 @@ type Metrics struct {
 	passItems      *prometheus.CounterVec
 
 	// Resolved once: the children the per-event calls use.
-	lag        [2]prometheus.Observer // by transport index
+	lag        [2]*batchSeries // by transport index
 	heartbeat  [2]prometheus.Counter
 	cacheReads prometheus.Counter
 	storeReads prometheus.Counter
@@ -100,7 +100,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			"Events a resuming stream replayed before it was live, by transport; its count is the number of replays.", countBuckets, "transport"),
 		slowBehind: histogram("stream_slow_reader_behind_events",
 			"How many events behind its task a slow reader was when it was cut, by transport.", countBuckets, "transport"),
-		deliveryLag: histogram("delivery_lag_seconds",
+		deliveryLag: newBatchHistogram("delivery_lag_seconds",
 			"Time from a live event's append to its write to a stream, by transport.", latencyBuckets, "transport"),
 		heartbeats: counter("heartbeats_total",
 			"Heartbeats written to idle streams, by transport.", "transport"),
@@ -126,7 +126,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	for i, t := range []string{TransportSSE, TransportWebSocket} {
-		m.lag[i] = m.deliveryLag.WithLabelValues(t)
+		m.lag[i] = m.deliveryLag.with(t)
 		m.heartbeat[i] = m.heartbeats.WithLabelValues(t)
 		// Known series from the start, at zero, so that rates and
 		// dashboards see them before the first stream.
@@ -219,13 +219,13 @@ func (m *Metrics) ActionAnswered(outcome string) {
 	m.actions.WithLabelValues(outcome).Inc()
 }
 
-// EventDelivered observes a live event's delivery lag.
-func (m *Metrics) EventDelivered(t string, lag time.Duration) {
+// EventsDelivered observes the delivery lags of a write's live events.
+func (m *Metrics) EventsDelivered(t string, lags []time.Duration) {
 	if i := transport(t); i >= 0 {
-		m.lag[i].Observe(lag.Seconds())
+		m.deliveryLag.observe(m.lag[i], lags)
 		return
 	}
-	m.deliveryLag.WithLabelValues(t).Observe(lag.Seconds())
+	m.deliveryLag.observe(m.deliveryLag.with(t), lags)
 }
 
 // HeartbeatSent counts a heartbeat.

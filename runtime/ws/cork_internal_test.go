@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskbridge-go/taskbridge/runtime/hub"
 )
 
 // recordConn is a net.Conn that records each write.
@@ -78,21 +80,32 @@ func TestCorkKeepsTheFirstError(t *testing.T) {
 	require.ErrorIs(t, err, boom, "a connection whose flush failed stays failed")
 }
 
-// TestWriteTextFrames checks the frames writeText builds, gathered and
-// not, for each of the three length encodings (RFC 6455 section 5.2).
+// TestWriteTextFrames checks the frames writeText and writeEvents build,
+// gathered and not, for each of the three length encodings (RFC 6455
+// section 5.2).
 func TestWriteTextFrames(t *testing.T) {
 	t.Parallel()
-	payloads := [][]byte{[]byte("{}"), bytes.Repeat([]byte("a"), 126), bytes.Repeat([]byte("b"), 70_000)}
-	for _, corked := range []bool{false, true} {
+	payloads := [][]byte{[]byte("{}"), bytes.Repeat([]byte("a"), 126), bytes.Repeat([]byte("b"), 70_000), []byte("[]")}
+	for _, mode := range []string{"one by one", "corked", "a batch"} {
 		rec := &recordConn{}
 		c := newCorkConn(rec, 2*time.Second)
-		if corked {
+		switch mode {
+		case "corked":
 			c.cork()
+			fallthrough
+		case "one by one":
+			for _, p := range payloads {
+				require.NoError(t, c.writeText(p))
+			}
+			require.NoError(t, c.uncork())
+		case "a batch":
+			var events []*hub.Event
+			for _, p := range payloads {
+				events = append(events, &hub.Event{JSON: p})
+			}
+			require.NoError(t, c.writeEvents(events))
+			require.Empty(t, c.pending, "a batch is flushed whole")
 		}
-		for _, p := range payloads {
-			require.NoError(t, c.writeText(p))
-		}
-		require.NoError(t, c.uncork())
 		stream := bytes.Join(rec.writes, nil)
 		for _, want := range payloads {
 			require.GreaterOrEqual(t, len(stream), 2)
@@ -105,7 +118,7 @@ func TestWriteTextFrames(t *testing.T) {
 				n, head = binary.BigEndian.Uint64(stream[2:]), 10
 			}
 			require.Equal(t, uint64(len(want)), n, "unmasked, with its length")
-			require.Equal(t, want, stream[head:head+int(n)])
+			require.Equal(t, want, stream[head:head+int(n)], mode)
 			stream = stream[head+int(n):]
 		}
 		require.Empty(t, stream)

@@ -421,17 +421,7 @@ func (ss *session) sendEvents(events []*hub.Event) error {
 	if err := ss.cork.SetWriteDeadline(time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
 		return err
 	}
-	ss.cork.cork()
-	var err error
-	for _, ev := range events {
-		if err = ss.cork.writeText(ev.JSON); err != nil {
-			break
-		}
-	}
-	if ferr := ss.cork.uncork(); err == nil {
-		err = ferr
-	}
-	if err != nil {
+	if err := ss.cork.writeEvents(events); err != nil {
 		return err
 	}
 	ss.replay.Written(events, ss.event(taskbridge.StreamReplayed))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/taskbridge-go/taskbridge/runtime/gather"
+	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
 )
 
@@ -101,41 +102,70 @@ func newCorkConn(conn net.Conn, timeout time.Duration) *corkConn {
 // writeText writes payload as one final, unmasked text frame (a server's).
 // payload must not change until the frame is flushed.
 func (c *corkConn) writeText(payload []byte) error {
-	var head [10]byte
-	head[0] = 0x81 // FIN, text
-	n := 2
-	switch l := len(payload); {
-	case l < 126:
-		head[1] = byte(l)
-	case l <= math.MaxUint16:
-		head[1] = 126
-		binary.BigEndian.PutUint16(head[2:], uint16(l))
-		n = 4
-	default:
-		head[1] = 127
-		binary.BigEndian.PutUint64(head[2:], uint64(l))
-		n = 10
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.textLocked(payload)
+}
+
+// writeEvents writes each event's encoding as a text frame, gathered as
+// between cork and uncork, and flushes: the lock is taken once for the
+// batch rather than once for each frame.
+func (c *corkConn) writeEvents(events []*hub.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	corked := c.corked
+	c.corked = true
+	for _, ev := range events {
+		if err := c.textLocked(ev.JSON); err != nil {
+			c.corked = corked
+			return err
+		}
+	}
+	c.corked = corked
+	return c.flushLocked()
+}
+
+// textLocked writes payload as a text frame.
+func (c *corkConn) textLocked(payload []byte) error {
 	if c.err != nil {
 		return c.err
 	}
+	var h [10]byte
+	head := frameHead(&h, len(payload))
 	if len(payload) >= flushAt {
 		// Large: what was gathered and the header, then the frame in pieces.
-		c.gatherCopy(head[:n])
+		c.gatherCopy(head)
 		if err := c.flushLocked(); err != nil {
 			return err
 		}
 		c.err = c.writePieces(payload)
 		return c.err
 	}
-	c.gatherCopy(head[:n])
+	c.gatherCopy(head)
 	c.gatherRef(payload)
 	if !c.corked || c.size >= flushAt {
 		return c.flushLocked()
 	}
 	return nil
+}
+
+// frameHead writes into h the header of a final, unmasked text frame (a
+// server's) of size bytes, and returns it.
+func frameHead(h *[10]byte, size int) []byte {
+	h[0] = 0x81 // FIN, text
+	switch {
+	case size < 126:
+		h[1] = byte(size)
+		return h[:2]
+	case size <= math.MaxUint16:
+		h[1] = 126
+		binary.BigEndian.PutUint16(h[2:], uint16(size))
+		return h[:4]
+	default:
+		h[1] = 127
+		binary.BigEndian.PutUint64(h[2:], uint64(size))
+		return h[:10]
+	}
 }
 
 // writePieces writes b in pieces of flushAt bytes, moving the write

@@ -143,9 +143,16 @@ func NewReplay(head uint64, m taskbridge.Metrics, d taskbridge.Diagnostics) Repl
 // order.
 func (r *Replay) Written(events []*hub.Event, e taskbridge.StreamEvent) {
 	now := time.Now()
+	buf := lagBuffers.Get().(*[lagBatch]time.Duration)
+	defer lagBuffers.Put(buf)
+	lags := buf[:0]
 	for _, ev := range events {
 		if ev.ID > r.head {
-			r.metrics.EventDelivered(e.Transport, now.Sub(ev.CreatedAt))
+			if len(lags) == lagBatch {
+				r.metrics.EventsDelivered(e.Transport, lags)
+				lags = lags[:0]
+			}
+			lags = append(lags, now.Sub(ev.CreatedAt))
 			continue
 		}
 		r.replayed++
@@ -154,4 +161,15 @@ func (r *Replay) Written(events []*hub.Event, e taskbridge.StreamEvent) {
 			r.sink.StreamEvent(e)
 		}
 	}
+	if len(lags) > 0 {
+		r.metrics.EventsDelivered(e.Transport, lags)
+	}
 }
+
+// lagBatch is how many delivery lags Written hands the metrics at once, at
+// most. The buffers come from a pool: the metrics are an interface, so a
+// buffer on the stack would escape to the heap at every write, and one per
+// stream would stay with every idle stream.
+const lagBatch = 64
+
+var lagBuffers = sync.Pool{New: func() any { return new([lagBatch]time.Duration) }}
