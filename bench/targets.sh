@@ -36,24 +36,39 @@ load() {
   taskset -c 1 "$out/load" -url "$url" -server-pid "$pid" "$@" || true
 }
 
-# fresh_host: a host process of its own for each run, so that memory an
-# earlier run left in the heap does not hide what this one takes.
+# stop NAME: stops a server started before, and waits until it has exited.
+stop() {
+  if [ -f "$out/$1.pid" ]; then
+    kill "$(cat "$out/$1.pid")" 2>/dev/null || true
+    wait "$(cat "$out/$1.pid")" 2>/dev/null || true
+    rm -f "$out/$1.pid"
+  fi
+}
+
+# fresh_host and fresh_bare: a server process of its own for each run, and
+# the only one: memory an earlier run left in a heap would hide what this
+# one takes, and a server still freeing gigabytes after its run would take
+# core 0 from the next one.
 fresh_host() {
-  if [ -f "$out/host.pid" ]; then kill "$(cat "$out/host.pid")"; wait "$(cat "$out/host.pid")" 2>/dev/null || true; fi
+  stop fanout; stop host
   # Enough executor slots that every task of a run ticks at once.
   # The load tool is one client address: no per-client cap.
   start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error -max-concurrent 20000 -max-conns-per-client -1 -streams-per-subject 0 -creates-per-second 0
   host=$(cat "$out/host.pid")
 }
+fresh_bare() {
+  stop host; stop fanout
+  start fanout 127.0.0.1:8090 "$out/fanout" -addr 127.0.0.1:8090
+  bare=$(cat "$out/fanout.pid")
+}
 
-start fanout 127.0.0.1:8090 "$out/fanout" -addr 127.0.0.1:8090
-bare=$(cat "$out/fanout.pid")
 H=http://127.0.0.1:8080 B=http://127.0.0.1:8090
 
 run() {
   case $1 in
   fanout1000) # one task, 1,000 subscribers, 400 events/s; the bare server right before
     for t in sse ws; do
+      fresh_bare
       load "bare/$t" $B "$bare" -transport $t -subscribers 1000 -rate 400 -duration 10s
       fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 1000 -rate 400 -duration 10s
@@ -70,12 +85,14 @@ run() {
     done ;;
   overload1000) # one task, 1,000 subscribers, 1,000 events/s offered; the bare server right before
     for t in sse ws; do
+      fresh_bare
       load "bare/$t" $B "$bare" -transport $t -subscribers 1000 -rate 1000 -duration 10s
       fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 1000 -rate 1000 -duration 10s
     done ;;
   overload5000) # one task, 5,000 subscribers, 1,000 events/s offered
     for t in sse ws; do
+      fresh_bare
       load "bare/$t" $B "$bare" -transport $t -subscribers 5000 -rate 1000 -duration 10s -timeout 2m
       fresh_host
       load "host/$t" $H "$host" -transport $t -subscribers 5000 -rate 1000 -duration 10s -timeout 2m

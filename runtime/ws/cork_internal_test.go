@@ -105,6 +105,7 @@ func TestWriteTextFrames(t *testing.T) {
 			}
 			require.NoError(t, c.writeEvents(events))
 			require.Empty(t, c.pending, "a batch is flushed whole")
+			require.Nil(t, c.arenaBuf, "and its copies given back")
 		}
 		stream := bytes.Join(rec.writes, nil)
 		for _, want := range payloads {

@@ -17,11 +17,14 @@ import (
 // corkConn is the hijacked connection under a *websocket.Conn. While corked,
 // it gathers what is written and sends it with one vectored write when
 // uncorked, so a batch of frames costs one system call instead of one per
-// frame. It gathers frames by reference (they are the hub's shared,
-// immutable encodings), and copies only the small things: frame headers and
-// what the WebSocket library writes, which it may reuse. A corked
-// connection thus holds no copy of the events it sends, however slow its
-// peer. Uncorked, writes go straight through. Write deadlines are passed on
+// frame. Small frames are copied, with their headers and what the WebSocket
+// library writes (which it may reuse), into one buffer taken from a pool
+// for the batch and given back when it is written: the kernel takes one
+// long buffer much faster than hundreds of short ones. Frames of copyBelow
+// bytes or more are gathered by reference (they are the hub's shared,
+// immutable encodings). Between batches a connection thus holds no copy of
+// the events it sends, however slow its peer. Uncorked, writes go straight
+// through. Write deadlines are passed on
 // lazily (deadline.Lazy, with half the write timeout as slack). A large
 // frame goes out in pieces, each under a deadline of its own, so that a
 // slow peer that keeps reading is not cut in the middle of it.
@@ -35,12 +38,22 @@ type corkConn struct {
 	pending  net.Buffers // what is gathered, in order
 	size     int         // its bytes
 	arena    []byte      // the copied bytes pending refers to
+	arenaBuf *[]byte     // the pooled buffer arena started as; nil when there is none
 	tail     int         // where the last buffer of pending starts in arena; -1 when it is not there
 	err      error       // the first failed flush; every later write returns it
 }
 
 // flushAt is how much a corked connection gathers before it writes anyway.
 const flushAt = 64 << 10
+
+// copyBelow is the size from which a frame is gathered by reference rather
+// than copied.
+const copyBelow = 16 << 10
+
+// arenas are the buffers batches are copied into; one holds a whole batch
+// (flushAt, and the frame that crosses it), and one that grew past twice
+// that is left to the garbage collector.
+var arenas = sync.Pool{New: func() any { b := make([]byte, 0, flushAt+copyBelow); return &b }}
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -68,6 +81,10 @@ func (c *corkConn) Write(p []byte) (int, error) {
 // gatherCopy adds a copy of b to what is pending, in the same buffer as the
 // copy before it when nothing came between.
 func (c *corkConn) gatherCopy(b []byte) {
+	if c.arenaBuf == nil {
+		c.arenaBuf = arenas.Get().(*[]byte)
+		c.arena = (*c.arenaBuf)[:0]
+	}
 	start := len(c.arena)
 	c.arena = append(c.arena, b...)
 	c.size += len(b)
@@ -142,7 +159,11 @@ func (c *corkConn) textLocked(payload []byte) error {
 		return c.err
 	}
 	c.gatherCopy(head)
-	c.gatherRef(payload)
+	if len(payload) < copyBelow {
+		c.gatherCopy(payload)
+	} else {
+		c.gatherRef(payload)
+	}
 	if !c.corked || c.size >= flushAt {
 		return c.flushLocked()
 	}
@@ -200,18 +221,19 @@ func (c *corkConn) uncork() error {
 }
 
 // flushLocked writes what is pending with one write and forgets it: the
-// references go, and the arena is kept for the next batch unless it grew
-// large.
+// references go, and the copied bytes' buffer goes back to the pool.
 func (c *corkConn) flushLocked() error {
 	if len(c.pending) > 0 && c.err == nil {
 		c.err = gather.Write(c.Conn, c.pending)
 	}
 	clear(c.pending)
 	c.pending, c.size, c.tail = c.pending[:0], 0, -1
-	if cap(c.arena) > flushAt {
-		c.arena = nil
-	} else {
-		c.arena = c.arena[:0]
+	if c.arenaBuf != nil {
+		if cap(c.arena) <= 2*(flushAt+copyBelow) {
+			*c.arenaBuf = c.arena[:0]
+			arenas.Put(c.arenaBuf)
+		}
+		c.arena, c.arenaBuf = nil, nil
 	}
 	return c.err
 }
