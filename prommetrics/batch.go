@@ -2,7 +2,9 @@ package prommetrics
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,10 +101,7 @@ func (h *batchHistogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
 // not yet in the sum, as with any histogram read while it is written.
 func (h *batchHistogram) Collect(ch chan<- prometheus.Metric) {
 	h.mu.Lock()
-	series := make([]*batchSeries, 0, len(h.series))
-	for _, s := range h.series {
-		series = append(series, s)
-	}
+	series := slices.Collect(maps.Values(h.series))
 	h.mu.Unlock()
 	for _, s := range series {
 		buckets := make(map[float64]uint64, len(h.upper))
