@@ -16,10 +16,13 @@ type envelope struct {
 
 // parseEnvelope reads the frame's leading properties in one pass and stops
 // at the first object or array (the payload), so the payload's own "type"
-// is never taken for the envelope's. It reports false
-// for a frame that is not a JSON object; properties it did not find stay
-// nil. Values with escapes are not needed and come back raw.
+// is never taken for the envelope's. It reports false for a frame that is
+// not a JSON object; properties it did not find stay nil. Values with
+// escapes are not needed and come back raw.
 func parseEnvelope(frame []byte) (envelope, bool) {
+	if e, ok := compactEnvelope(frame); ok {
+		return e, true
+	}
 	var e envelope
 	rest := skipSpace(frame)
 	if len(rest) == 0 || rest[0] != '{' {
@@ -71,6 +74,30 @@ func parseEnvelope(frame []byte) (envelope, bool) {
 		}
 		rest = rest[1:]
 	}
+}
+
+// compactKeys are the envelope's keys in the order and spacing TaskBridge
+// hosts write them, each with the quotes around it.
+var compactKeys = [...]string{`{"type":"`, `","taskId":"`, `","eventId":"`, `","createdAt":"`}
+
+// compactEnvelope reads an event that starts exactly as TaskBridge hosts
+// write one, {"type":"…","taskId":"…","eventId":"…","createdAt":"…", at a
+// third of the general parser's cost; ok is false for any other frame.
+func compactEnvelope(frame []byte) (e envelope, ok bool) {
+	var values [len(compactKeys)][]byte
+	rest := frame
+	for i, key := range compactKeys {
+		if len(rest) < len(key) || string(rest[:len(key)]) != key {
+			return envelope{}, false
+		}
+		rest = rest[len(key):]
+		end := bytes.IndexByte(rest, '"')
+		if end < 0 {
+			return envelope{}, false
+		}
+		values[i], rest = rest[:end], rest[end:] // the next key starts with this quote
+	}
+	return envelope{kind: values[0], eventID: values[2], createdAt: values[3]}, true
 }
 
 func skipSpace(b []byte) []byte {

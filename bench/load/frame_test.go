@@ -17,6 +17,10 @@ func TestParseEnvelope(t *testing.T) {
 		{` { "type" : "HEARTBEAT" , "n": 1.5e3, "eventId":"3"}`, "HEARTBEAT", "3", ""},
 		{`{"payload":{"type":"inner"},"type":"late"}`, "", "", ""},
 		{`{"type":"unterminated`, "", "", ""},
+		{`{"type":"TASK_MESSAGE","taskId":"t1","eventId":"7","createdAt":"c"}`, "TASK_MESSAGE", "7", "c"},
+		{`{"type":"TASK_MESSAGE","taskId":"t1","eventId":"7"}`, "TASK_MESSAGE", "7", ""},
+		{`{"type":"HEARTBEAT","taskId":"t1","live":true}`, "HEARTBEAT", "", ""},
+		{`{"type":"TASK_MESSAGE","taskId":"t1","eventId":"7`, "TASK_MESSAGE", "", ""},
 	} {
 		e, ok := parseEnvelope([]byte(c.frame))
 		require.True(t, ok, c.frame)
@@ -26,6 +30,9 @@ func TestParseEnvelope(t *testing.T) {
 	}
 	_, ok := parseEnvelope([]byte(`["type","x"]`))
 	require.False(t, ok, "not an object")
+	e, ok := compactEnvelope(hostFrame)
+	require.True(t, ok, "a host's frame takes the short way")
+	require.Equal(t, "1234", string(e.eventID))
 }
 
 func TestParseEventID(t *testing.T) {
@@ -53,4 +60,25 @@ func FuzzParseMicros(f *testing.F) {
 			t.Fatalf("%q: got %d, %v; time.Parse: %d", s, got, ok, want.UnixMicro())
 		}
 	})
+}
+
+// hostFrame is a tick as the example host writes it.
+var hostFrame = []byte(`{"type":"TASK_MESSAGE","taskId":"4UTYF4XY6S4ESYEABLFOF6ECNN","eventId":"1234","createdAt":"2026-12-01T22:19:12.999006Z","payload":{"message":"tick 1233/10000"}}`)
+
+func BenchmarkParseEnvelope(b *testing.B) {
+	for b.Loop() {
+		e, _ := parseEnvelope(hostFrame)
+		if len(e.createdAt) == 0 {
+			b.Fatal("no createdAt")
+		}
+	}
+}
+
+func BenchmarkParseMicros(b *testing.B) {
+	ts := []byte("2026-12-01T22:19:12.999006Z")
+	for b.Loop() {
+		if _, ok := parseMicros(ts); !ok {
+			b.Fatal("not parsed")
+		}
+	}
 }

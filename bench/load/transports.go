@@ -161,10 +161,9 @@ func (c *client) ws(ctx context.Context, s *subscriber) error {
 	if err := conn.WriteJSON(subscribe); err != nil {
 		return err
 	}
-	var buf []byte // reused: a frame is taken in before the next is read
+	frames := newFrameReader(conn)
 	for {
-		frame, err := readMessage(conn, buf[:0])
-		buf = frame
+		frame, err := frames.next()
 		if err != nil {
 			if websocket.IsCloseError(err, websocket.CloseNormalClosure) && !s.done {
 				s.done = true // the cursor was already at the terminal event
@@ -176,27 +175,6 @@ func (c *client) ws(ctx context.Context, s *subscriber) error {
 		}
 		if err := s.deliver(frame, stamped.at); err != nil {
 			return err
-		}
-	}
-}
-
-// readMessage reads the next message into buf, growing it as needed.
-func readMessage(conn *websocket.Conn, buf []byte) ([]byte, error) {
-	_, r, err := conn.NextReader()
-	if err != nil {
-		return buf, err
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		switch {
-		case err == io.EOF:
-			return buf, nil
-		case err != nil:
-			return buf, err
 		}
 	}
 }
