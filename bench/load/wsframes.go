@@ -24,6 +24,9 @@ type frameReader struct {
 	br   *bufio.Reader
 	skip int    // bytes of the message handed out in place, discarded on the next call
 	msg  []byte // a message gathered from fragments, or too large for the buffer
+	// scratch holds a header or a control frame; a field, so that reading
+	// into it does not allocate.
+	scratch [125]byte
 }
 
 // maxMessage bounds a message the load tool accepts.
@@ -93,7 +96,7 @@ func (r *frameReader) next() ([]byte, error) {
 // header reads a frame's header: a server's frames are not masked, and no
 // extension is negotiated.
 func (r *frameReader) header() (fin bool, opcode, n int, err error) {
-	var h [8]byte
+	h := r.scratch[:8]
 	if _, err := io.ReadFull(r.br, h[:2]); err != nil {
 		return false, 0, 0, err
 	}
@@ -129,8 +132,7 @@ func (r *frameReader) control(opcode, n int) error {
 	if n > 125 {
 		return errors.New("websocket: a control frame over 125 bytes")
 	}
-	var buf [125]byte
-	payload := buf[:n]
+	payload := r.scratch[:n]
 	if _, err := io.ReadFull(r.br, payload); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 )
 
@@ -89,6 +90,7 @@ func TestWriteTextFrames(t *testing.T) {
 	for _, mode := range []string{"one by one", "corked", "a batch"} {
 		rec := &recordConn{}
 		c := newCorkConn(rec, 2*time.Second)
+		wants := payloads
 		switch mode {
 		case "corked":
 			c.cork()
@@ -99,16 +101,19 @@ func TestWriteTextFrames(t *testing.T) {
 			}
 			require.NoError(t, c.uncork())
 		case "a batch":
+			// Events carry their frames encoded once, the envelope as the payload.
 			var events []*hub.Event
+			wants = nil
 			for _, p := range payloads {
-				events = append(events, &hub.Event{JSON: p})
+				ev := hub.Encode(taskbridge.Event{TaskID: "t1", ID: 1, Type: taskbridge.EventMessage, Payload: p})
+				events, wants = append(events, ev), append(wants, ev.JSON)
 			}
 			require.NoError(t, c.writeEvents(events))
 			require.Empty(t, c.pending, "a batch is flushed whole")
 			require.Nil(t, c.arenaBuf, "and its copies given back")
 		}
 		stream := bytes.Join(rec.writes, nil)
-		for _, want := range payloads {
+		for _, want := range wants {
 			require.GreaterOrEqual(t, len(stream), 2)
 			require.Equal(t, byte(0x81), stream[0], "FIN and text")
 			n, head := uint64(stream[1]), 2

@@ -2,8 +2,6 @@ package ws
 
 import (
 	"bufio"
-	"encoding/binary"
-	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -124,7 +122,7 @@ func (c *corkConn) writeText(payload []byte) error {
 	return c.textLocked(payload)
 }
 
-// writeEvents writes each event's encoding as a text frame, gathered as
+// writeEvents writes each event's text frame, gathered as
 // between cork and uncork, and flushes: the lock is taken once for the
 // batch rather than once for each frame.
 func (c *corkConn) writeEvents(events []*hub.Event) error {
@@ -133,7 +131,7 @@ func (c *corkConn) writeEvents(events []*hub.Event) error {
 	corked := c.corked
 	c.corked = true
 	for _, ev := range events {
-		if err := c.textLocked(ev.JSON); err != nil {
+		if err := c.frameLocked(nil, ev.WS); err != nil { // encoded once, header and all
 			c.corked = corked
 			return err
 		}
@@ -144,21 +142,30 @@ func (c *corkConn) writeEvents(events []*hub.Event) error {
 
 // textLocked writes payload as a text frame.
 func (c *corkConn) textLocked(payload []byte) error {
+	var h [hub.MaxFrameHeader]byte
+	return c.frameLocked(hub.TextFrameHeader(&h, len(payload)), payload)
+}
+
+// frameLocked writes a frame: head, which it copies (it may be empty),
+// then payload.
+func (c *corkConn) frameLocked(head, payload []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	var h [10]byte
-	head := frameHead(&h, len(payload))
 	if len(payload) >= flushAt {
 		// Large: what was gathered and the header, then the frame in pieces.
-		c.gatherCopy(head)
+		if len(head) > 0 {
+			c.gatherCopy(head)
+		}
 		if err := c.flushLocked(); err != nil {
 			return err
 		}
 		c.err = c.writePieces(payload)
 		return c.err
 	}
-	c.gatherCopy(head)
+	if len(head) > 0 {
+		c.gatherCopy(head)
+	}
 	if len(payload) < copyBelow {
 		c.gatherCopy(payload)
 	} else {
@@ -168,25 +175,6 @@ func (c *corkConn) textLocked(payload []byte) error {
 		return c.flushLocked()
 	}
 	return nil
-}
-
-// frameHead writes into h the header of a final, unmasked text frame (a
-// server's) of size bytes, and returns it.
-func frameHead(h *[10]byte, size int) []byte {
-	h[0] = 0x81 // FIN, text
-	switch {
-	case size < 126:
-		h[1] = byte(size)
-		return h[:2]
-	case size <= math.MaxUint16:
-		h[1] = 126
-		binary.BigEndian.PutUint16(h[2:], uint16(size))
-		return h[:4]
-	default:
-		h[1] = 127
-		binary.BigEndian.PutUint64(h[2:], uint64(size))
-		return h[:10]
-	}
 }
 
 // writePieces writes b in pieces of flushAt bytes, moving the write
