@@ -1,11 +1,8 @@
 package load
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -77,53 +74,6 @@ func (c *client) streamFor(t Transport) (streamFunc, error) {
 
 func cursorString(c uint64) string { return strconv.FormatUint(c, 10) }
 
-// sse follows the task over Server-Sent Events from s.cursor.
-func (c *client) sse(ctx context.Context, s *subscriber) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/api/v1/tasks/"+s.task.id+"/events/stream", nil), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "text/event-stream")
-	if s.cursor > 0 {
-		req.Header.Set("Last-Event-ID", cursorString(s.cursor))
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errConnect, err)
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNoContent: // the cursor is at the terminal event
-		s.done = true
-		return nil
-	default:
-		return fmt.Errorf("%w: status %d", errConnect, resp.StatusCode)
-	}
-	body := &stampedReader{r: resp.Body}
-	r := bufio.NewReaderSize(body, 16<<10)
-	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				return errors.New("an SSE line over 16 KiB")
-			}
-			return err
-		}
-		data, ok := bytes.CutPrefix(line, []byte("data:"))
-		if !ok {
-			continue // id:, retry:, comments and blank lines
-		}
-		if err := s.deliver(bytes.TrimSpace(data), body.at); err != nil {
-			return err
-		}
-		if s.done {
-			return nil
-		}
-	}
-}
-
 // ws follows the task over the WebSocket endpoint from s.cursor.
 func (c *client) ws(ctx context.Context, s *subscriber) error {
 	u := *c.base
@@ -183,18 +133,6 @@ func (c *client) ws(ctx context.Context, s *subscriber) error {
 // than once per event, which at millions of events a second would cost the
 // load tool a tenth of its core. An event's receipt is the read that
 // completed it.
-
-// stampedReader notes when each read returned.
-type stampedReader struct {
-	r  io.Reader
-	at time.Time
-}
-
-func (s *stampedReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.at = time.Now()
-	return n, err
-}
 
 // stampedConn is a connection that notes when each read returned.
 type stampedConn struct {
