@@ -53,7 +53,7 @@ type Metrics struct {
 	passes         *prometheus.CounterVec
 	passItems      *prometheus.CounterVec
 
-	// Resolved once: the children the per-event calls use.
+	// Resolved once: the children the calls made per write or read use.
 	lag        [2]*batchSeries // by transport index
 	heartbeat  [2]prometheus.Counter
 	cacheReads prometheus.Counter

@@ -22,10 +22,10 @@ import (
 // bytes or more are gathered by reference (they are the hub's shared,
 // immutable encodings). Between batches a connection thus holds no copy of
 // the events it sends, however slow its peer. Uncorked, writes go straight
-// through. Write deadlines are passed on
-// lazily (deadline.Lazy, with half the write timeout as slack). A large
-// frame goes out in pieces, each under a deadline of its own, so that a
-// slow peer that keeps reading is not cut in the middle of it.
+// through. Write deadlines are passed on lazily (deadline.Lazy, with half
+// the write timeout as slack). A large frame goes out in pieces, each under
+// a deadline of its own, so that a slow peer that keeps reading is not cut
+// in the middle of it.
 type corkConn struct {
 	net.Conn
 	timeout time.Duration // of a write
@@ -122,9 +122,9 @@ func (c *corkConn) writeText(payload []byte) error {
 	return c.textLocked(payload)
 }
 
-// writeEvents writes each event's text frame, gathered as
-// between cork and uncork, and flushes: the lock is taken once for the
-// batch rather than once for each frame.
+// writeEvents writes each event's text frame, gathered as between cork and
+// uncork, and flushes: the lock is taken once for the batch rather than
+// once for each frame.
 func (c *corkConn) writeEvents(events []*hub.Event) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -146,13 +146,13 @@ func (c *corkConn) textLocked(payload []byte) error {
 	return c.frameLocked(hub.TextFrameHeader(&h, len(payload)), payload)
 }
 
-// frameLocked writes a frame: head, which it copies (it may be empty),
-// then payload.
-func (c *corkConn) frameLocked(head, payload []byte) error {
+// frameLocked writes a frame: head, copied, then body; head is empty when
+// body is the whole frame.
+func (c *corkConn) frameLocked(head, body []byte) error {
 	if c.err != nil {
 		return c.err
 	}
-	if len(payload) >= flushAt {
+	if len(body) >= flushAt {
 		// Large: what was gathered and the header, then the frame in pieces.
 		if len(head) > 0 {
 			c.gatherCopy(head)
@@ -160,16 +160,16 @@ func (c *corkConn) frameLocked(head, payload []byte) error {
 		if err := c.flushLocked(); err != nil {
 			return err
 		}
-		c.err = c.writePieces(payload)
+		c.err = c.writePieces(body)
 		return c.err
 	}
 	if len(head) > 0 {
 		c.gatherCopy(head)
 	}
-	if len(payload) < copyBelow {
-		c.gatherCopy(payload)
+	if len(body) < copyBelow {
+		c.gatherCopy(body)
 	} else {
-		c.gatherRef(payload)
+		c.gatherRef(body)
 	}
 	if !c.corked || c.size >= flushAt {
 		return c.flushLocked()
