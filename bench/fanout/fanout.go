@@ -13,10 +13,8 @@ package fanout
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -160,7 +158,7 @@ func (t *task) append(kind, payload string) bool {
 	t.nextID++
 	e := hub.Encode(taskbridge.Event{TaskID: t.id, ID: t.nextID, Type: taskbridge.EventType(kind), CreatedAt: time.Now(), Payload: json.RawMessage(payload)})
 	t.sse = append(t.sse, e.SSE)
-	t.ws = append(t.ws, wsFrame(e.JSON))
+	t.ws = append(t.ws, e.WS)
 	t.ended = kind == "TASK_COMPLETED" || kind == "TASK_FAILED" || kind == "TASK_CANCELLED"
 	close(t.wake)
 	t.wake = make(chan struct{})
@@ -321,19 +319,4 @@ func (s *Server) ws(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-}
-
-// wsFrame is payload as one unmasked, final WebSocket text frame.
-func wsFrame(payload []byte) []byte {
-	n := len(payload)
-	var head []byte
-	switch {
-	case n < 126:
-		head = []byte{0x81, byte(n)}
-	case n <= math.MaxUint16:
-		head = binary.BigEndian.AppendUint16([]byte{0x81, 126}, uint16(n))
-	default:
-		head = binary.BigEndian.AppendUint64([]byte{0x81, 127}, uint64(n))
-	}
-	return append(head, payload...)
 }
