@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// maxFrame bounds a frame the load tool accepts: an SSE event's data, or
+// a WebSocket message.
+const maxFrame = 64 << 20
+
 // envelope is what the load tool reads of every frame: the envelope's
 // string properties, which TaskBridge servers write before the payload.
 // The slices point into the frame.

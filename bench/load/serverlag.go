@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/taskbridge-go/taskbridge/prommetrics"
 )
 
 // The server's own view of latency: a TaskBridge host exports the delivery
@@ -33,9 +35,9 @@ type lagHistogram struct {
 func metricsLabel(t Transport) string {
 	switch t {
 	case SSE:
-		return "sse"
+		return prommetrics.TransportSSE
 	case WS:
-		return "websocket"
+		return prommetrics.TransportWebSocket
 	}
 	return ""
 }

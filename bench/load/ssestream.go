@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -84,9 +85,6 @@ func (c *client) dial(ctx context.Context) (net.Conn, error) {
 	return tc, nil
 }
 
-// maxLine bounds an SSE line the load tool accepts (an event's data).
-const maxLine = 64 << 20
-
 // readEvents splits the body into lines and hands the data of each data:
 // line to deliver, until done says so or the body ends, which is an error:
 // a stream that ends before its task's terminal event was cut.
@@ -103,8 +101,8 @@ func readEvents(body *bodyPieces, deliver func([]byte) error, done func() bool) 
 		for len(piece) > 0 {
 			i := bytes.IndexByte(piece, '\n')
 			if i < 0 {
-				if len(partial)+len(piece) > maxLine {
-					return fmt.Errorf("an SSE line over %d bytes", maxLine)
+				if len(partial)+len(piece) > maxFrame {
+					return fmt.Errorf("an SSE line over %d bytes", maxFrame)
 				}
 				partial = append(partial, piece...)
 				break
@@ -150,7 +148,7 @@ func (b *bodyPieces) next() ([]byte, error) {
 		if b.left == 0 {
 			size, err := b.chunkSize()
 			if err != nil || size == 0 {
-				return nil, cmpOr(err, io.EOF)
+				return nil, cmp.Or(err, io.EOF)
 			}
 			b.left = size
 		}
@@ -177,7 +175,7 @@ func (b *bodyPieces) next() ([]byte, error) {
 func (b *bodyPieces) chunkSize() (int, error) {
 	if b.started {
 		if crlf, err := b.br.ReadSlice('\n'); err != nil || len(bytes.TrimRight(crlf, "\r\n")) != 0 {
-			return 0, cmpOr(err, errors.New("a chunk not ended by CRLF"))
+			return 0, cmp.Or(err, errors.New("a chunk not ended by CRLF"))
 		}
 	}
 	b.started = true
@@ -191,12 +189,4 @@ func (b *bodyPieces) chunkSize() (int, error) {
 		return 0, fmt.Errorf("a malformed chunk size %q", line)
 	}
 	return int(size), nil
-}
-
-// cmpOr returns err, or else fallback.
-func cmpOr(err, fallback error) error {
-	if err != nil {
-		return err
-	}
-	return fallback
 }

@@ -34,8 +34,10 @@ type client struct {
 }
 
 func newClient(base *url.URL, token string) *client {
-	// Large read buffers: a subscriber that falls behind catches up with
-	// few system calls, as a real client's would.
+	// Large read buffers: a long-polling subscriber that falls behind
+	// catches up with few system calls, as a real client's would. SSE and
+	// WebSocket streams read through buffers of their own (ssestream.go,
+	// wsframes.go); the WebSocket library's reads only the handshake.
 	transport := &http.Transport{
 		MaxIdleConnsPerHost: 1024,
 		DisableCompression:  true,
@@ -47,7 +49,7 @@ func newClient(base *url.URL, token string) *client {
 		http:  &http.Client{Transport: transport},
 		dialer: &websocket.Dialer{
 			HandshakeTimeout: 30 * time.Second,
-			ReadBufferSize:   32 << 10,
+			ReadBufferSize:   4 << 10,
 			WriteBufferSize:  512,
 		},
 	}

@@ -29,9 +29,6 @@ type frameReader struct {
 	scratch [125]byte
 }
 
-// maxMessage bounds a message the load tool accepts.
-const maxMessage = 64 << 20
-
 // newFrameReader reads conn's messages. The handshake must have left no
 // bytes in the library's buffer: a TaskBridge server sends nothing before
 // the subscribe frame.
@@ -78,8 +75,8 @@ func (r *frameReader) next() ([]byte, error) {
 			r.skip = n
 			return p, nil
 		}
-		if len(r.msg)+n > maxMessage {
-			return nil, fmt.Errorf("websocket: a message over %d bytes", maxMessage)
+		if len(r.msg)+n > maxFrame {
+			return nil, fmt.Errorf("websocket: a message over %d bytes", maxFrame)
 		}
 		start := len(r.msg)
 		r.msg = slices.Grow(r.msg, n)[:start+n]
@@ -120,7 +117,7 @@ func (r *frameReader) header() (fin bool, opcode, n int, err error) {
 		}
 		length = binary.BigEndian.Uint64(h[:8])
 	}
-	if length > maxMessage {
+	if length > maxFrame {
 		return false, 0, 0, fmt.Errorf("websocket: a frame of %d bytes", length)
 	}
 	return fin, opcode, int(length), nil
