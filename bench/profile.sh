@@ -20,13 +20,9 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT
 go build -o "$out/host" ./examples/host
 go build -o "$out/load" ./bench/cmd/load
 
-taskset -c 0 "$out/host" -addr 127.0.0.1:8080 -pprof-addr 127.0.0.1:6060 -log-level error \
-  -max-concurrent 20000 -max-conns-per-client -1 -streams-per-subject 0 -creates-per-second 0 >"$out/host.log" 2>&1 &
-host=$!
-for _ in $(seq 100); do
-  if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then break; fi
-  sleep 0.1
-done
+. bench/lib.sh
+start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -pprof-addr 127.0.0.1:6060 "${host_flags[@]}"
+host=$(cat "$out/host.pid")
 
 # The ticks start once every subscriber is connected: a few seconds in at
 # 5,000 subscribers. The host profile covers 5 s from 9 s after the start.

@@ -21,11 +21,12 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; psql "$db" -qc "DROP SCHEMA
 
 go build -o "$out/host" ./examples/host
 go build -o "$out/load" ./bench/cmd/load
+. bench/lib.sh # host_flags; this script waits for /ready with a start of its own
 
 # start NAME PORT FLAGS...: a host on core 0; waits until /ready says 200.
 start() {
   local name=$1 port=$2; shift 2
-  taskset -c 0 "$out/host" -addr "127.0.0.1:$port" -log-level error -max-concurrent 20000 -max-conns-per-client -1 -streams-per-subject 0 -creates-per-second 0 "$@" >"$out/$name.log" 2>&1 &
+  taskset -c 0 "$out/host" -addr "127.0.0.1:$port" "${host_flags[@]}" "$@" >"$out/$name.log" 2>&1 &
   echo $! >"$out/$name.pid"
   for _ in $(seq 200); do
     if curl -sf "http://127.0.0.1:$port/ready" >/dev/null; then return; fi

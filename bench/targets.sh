@@ -16,18 +16,7 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$out"' EXIT
 go build -o "$out/host" ./examples/host
 go build -o "$out/fanout" ./bench/cmd/fanout
 go build -o "$out/load" ./bench/cmd/load
-
-# start NAME ADDR CMD...: starts a server on core 0 and waits for its port.
-start() {
-  local name=$1 addr=$2; shift 2
-  taskset -c 0 "$@" >"$out/$name.log" 2>&1 &
-  echo $! >"$out/$name.pid"
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then return; fi
-    sleep 0.1
-  done
-  echo "$name did not start"; cat "$out/$name.log"; exit 1
-}
+. bench/lib.sh
 
 # load LABEL URL PID ARGS...: one run of the load tool on core 1.
 load() {
@@ -51,9 +40,7 @@ stop() {
 # core 0 from the next one.
 fresh_host() {
   stop fanout; stop host
-  # Enough executor slots that every task of a run ticks at once.
-  # The load tool is one client address: no per-client cap.
-  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 -log-level error -max-concurrent 20000 -max-conns-per-client -1 -streams-per-subject 0 -creates-per-second 0
+  start host 127.0.0.1:8080 "$out/host" -addr 127.0.0.1:8080 "${host_flags[@]}"
   host=$(cat "$out/host.pid")
 }
 fresh_bare() {
