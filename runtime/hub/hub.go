@@ -119,8 +119,19 @@ type entry struct {
 	// goroutine is reading up to it and will wake the readers.
 	refillTo  uint64
 	refilling bool
+	// parked are the readers to call at the next wake-up
+	// (Follower.WakeOnChange), a list through their followers.
+	parked *waiter
 
 	fill sync.Mutex // one store read at a time per task
+}
+
+// waiter is a parked reader's place in its task's list; it lives in the
+// reader's Follower and is guarded by the entry's mu.
+type waiter struct {
+	fn         func()
+	prev, next *waiter
+	linked     bool
 }
 
 // New returns a hub over the store's announcements; call Run to start it.
@@ -354,40 +365,52 @@ func encodeAll(stored []taskbridge.Event) []*Event {
 // call Next meanwhile find the announced events all the same.
 func (e *entry) wake(announced uint64, interval time.Duration) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.head = max(e.head, announced)
 	if e.delayed {
+		e.mu.Unlock()
 		return // the scheduled wake-up covers this announcement
 	}
 	if wait := time.Until(e.lastWake.Add(interval)); wait > 0 {
 		e.delayed = true
 		time.AfterFunc(wait, e.wakeDelayed)
+		e.mu.Unlock()
 		return
 	}
-	e.signal()
+	e.signalUnlock()
 }
 
 func (e *entry) wakeDelayed() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.delayed = false
-	e.signal()
-}
-
-// signal wakes the readers; e.mu is held.
-func (e *entry) signal() {
-	e.lastWake = time.Now()
-	close(e.changed)
-	e.changed = make(chan struct{})
+	e.signalUnlock()
 }
 
 // wakeAll wakes the readers after an announcement without a task: appends
 // may have gone unannounced, so the head is no longer known.
 func (e *entry) wakeAll() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.headKnown = false
-	e.signal()
+	e.signalUnlock()
+}
+
+// signalUnlock wakes the readers and releases e.mu, which the caller holds;
+// then it calls the parked readers, which it took off the list.
+func (e *entry) signalUnlock() {
+	e.lastWake = time.Now()
+	close(e.changed)
+	e.changed = make(chan struct{})
+	var parked []func()
+	for w := e.parked; w != nil; {
+		parked = append(parked, w.fn)
+		next := w.next
+		w.fn, w.prev, w.next, w.linked = nil, nil, nil, false
+		w = next
+	}
+	e.parked = nil
+	e.mu.Unlock()
+	for _, fn := range parked {
+		fn()
+	}
 }
 
 // learnHead records head as the task's newest eventId, read from the store
@@ -410,6 +433,7 @@ type Follower struct {
 	e      *entry
 	cursor uint64
 	once   sync.Once
+	parked waiter // in e's list while WakeOnChange waits
 }
 
 // Follow starts reading the task's events strictly after the cursor.
@@ -433,8 +457,58 @@ func (f *Follower) Behind() uint64 {
 	return newest - min(newest, f.cursor)
 }
 
-// Close releases the follower. It is idempotent.
-func (f *Follower) Close() { f.once.Do(func() { f.h.release(f.taskID, f.e) }) }
+// Close releases the follower, and ends what WakeOnChange arranged. It is
+// idempotent.
+func (f *Follower) Close() {
+	f.once.Do(func() {
+		f.StopWake()
+		f.h.release(f.taskID, f.e)
+	})
+}
+
+// WakeOnChange arranges for fn to be called once wait, a channel Next
+// returned, is closed, so that a reader can give up its goroutine instead
+// of blocking on wait; when wait is closed already, fn is called at once.
+// fn is called once, on the goroutine that wakes the task's readers
+// (without the hub's locks), and must not block. A follower has one such
+// arrangement at a time: StopWake ends it, and Next may not be called
+// while it lasts.
+func (f *Follower) WakeOnChange(wait <-chan struct{}, fn func()) {
+	e := f.e
+	e.mu.Lock()
+	if wait != e.changed { // closed since: each wake-up replaces the channel
+		e.mu.Unlock()
+		fn()
+		return
+	}
+	w := &f.parked
+	w.fn, w.prev, w.next, w.linked = fn, nil, e.parked, true
+	if e.parked != nil {
+		e.parked.prev = w
+	}
+	e.parked = w
+	e.mu.Unlock()
+}
+
+// StopWake ends the arrangement WakeOnChange made, if its fn was not
+// called yet; it does nothing when there is none.
+func (f *Follower) StopWake() {
+	e, w := f.e, &f.parked
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !w.linked {
+		return
+	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		e.parked = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	}
+	w.fn, w.prev, w.next, w.linked = nil, nil, nil, false
+}
 
 // Next returns up to limit events after the cursor, whose wire envelopes
 // (Event.JSON) come to at most maxBytes when it is above 0 (the first one

@@ -487,3 +487,58 @@ func TestABatchOutlivesTheCacheThatServedIt(t *testing.T) {
 		}
 	}
 }
+
+// Readers that park instead of waiting on Next's channel are called at the
+// next wake-up of their task, once each; one that stopped is not, and one
+// whose channel closed before it parked is called at once.
+func TestParkedReadersAreCalledAtTheNextWakeUp(t *testing.T) {
+	t.Parallel()
+	store := memory.New()
+	h := hub.New(store, hub.Config{WakeInterval: -1})
+	done := make(chan error, 1)
+	go func() { done <- h.Run(t.Context()) }()
+	t.Cleanup(func() { h.Close(); require.NoError(t, <-done) })
+	newTask(t, store, "a")
+	newTask(t, store, "b")
+	<-h.Watching()
+
+	var calls [4]atomic.Int32
+	park := func(task string, i int) *hub.Follower {
+		f := h.Follow(task, 0)
+		t.Cleanup(f.Close)
+		events, wait, err := f.Next(t.Context(), 10, 0)
+		require.NoError(t, err)
+		require.Empty(t, events)
+		f.WakeOnChange(wait, func() { calls[i].Add(1) })
+		return f
+	}
+	first, _, stopped := park("a", 0), park("a", 1), park("a", 2)
+	other := park("b", 3)
+	stopped.StopWake()
+	stopped.StopWake() // idempotent
+
+	appendMessage(t, store, "a")
+	require.Eventually(t, func() bool { return calls[0].Load() == 1 && calls[1].Load() == 1 }, 10*time.Second, time.Millisecond)
+	events, _, err := first.Next(t.Context(), 10, 0)
+	require.NoError(t, err)
+	require.Len(t, events, 1, "the parked reader finds the event that woke it")
+	require.Zero(t, calls[2].Load(), "a reader that stopped was called")
+	require.Zero(t, calls[3].Load(), "a reader of another task was called")
+
+	// A channel that closed before the reader parked calls it at once.
+	f := h.Follow("a", 1)
+	defer f.Close()
+	_, wait, err := f.Next(t.Context(), 10, 0)
+	require.NoError(t, err)
+	require.False(t, isClosed(wait))
+	appendMessage(t, store, "a")
+	require.Eventually(t, func() bool { return isClosed(wait) }, 10*time.Second, time.Millisecond)
+	called := false
+	f.WakeOnChange(wait, func() { called = true })
+	require.True(t, called, "a reader parked on a closed channel was not called at once")
+
+	// Close calls the parked readers of every task.
+	h.Close()
+	require.Eventually(t, func() bool { return calls[3].Load() == 1 }, 10*time.Second, time.Millisecond)
+	other.StopWake() // after its call: nothing to stop
+}

@@ -59,15 +59,18 @@
 //
 // # Concurrency
 //
-// Server's methods are safe for concurrent use. A session runs two
+// Server's methods are safe for concurrent use. A session runs on
 // goroutines of its own, started by ServeStream, which returns after the
 // upgrade so that the request's goroutine, grown deep by the middleware it
 // went through, and the HTTP server's buffers do not stay with an idle
-// connection: the control loop (a select loop over the hub's wake-up
-// channel, the heartbeat timer, the ping ticker, the reader, the
-// cancellation by Shutdown and the hub's shutdown), which writes every
-// frame, and a reader. The control loop decides how the connection ends,
-// writes the close frame, waits for the peer's (at most WriteTimeout),
-// closes the connection and waits for the reader; then the session calls
-// its done callback and Shutdown stops waiting for it.
+// connection: a reader, and the control loop, which writes every frame.
+// Once subscribed, the control loop holds a goroutine only while it has
+// work. After Settings.ParkAfter with nothing to send it parks: its
+// goroutine ends, and whatever concerns it (the task's next event, a
+// heartbeat or ping falling due, a frame from the peer or its hanging up,
+// Shutdown, the hub's shutdown) takes it up again on a new goroutine, so an
+// idle subscriber holds one goroutine, not two. The control loop decides
+// how the connection ends, writes the close frame, waits for the peer's (at
+// most WriteTimeout), closes the connection and waits for the reader; then
+// the session calls its done callback and Shutdown stops waiting for it.
 package ws

@@ -103,7 +103,7 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 		st.done()
 		return fmt.Errorf("ws: upgrade: %w", err)
 	}
-	ss := s.newSession(context.WithoutCancel(r.Context()), conn, hj.conn, st.p, st.open)
+	ss := s.newSession(context.WithoutCancel(r.Context()), conn, hj.conn, st.p, st.open, st.done)
 	if !s.sessions.Add(ss) {
 		// Shut down: tell the client to resume elsewhere.
 		msg := websocket.FormatCloseMessage(gen.CloseGoingAway, reasonShutdown)
@@ -113,11 +113,7 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 		st.done()
 		return nil
 	}
-	go func() {
-		defer s.sessions.Remove(ss)
-		defer st.done()
-		ss.run()
-	}()
+	go ss.run()
 	return nil
 }
 

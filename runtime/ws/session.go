@@ -19,6 +19,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/gen"
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/park"
 )
 
 // session is one WebSocket connection. Its goroutines:
@@ -26,10 +27,16 @@ import (
 //   - the control loop (run, on a goroutine ServeStream starts) owns the
 //     subscription and the follower, writes every data frame, ping and
 //     close frame, decides how the connection ends, and waits for the
-//     reader before it returns;
+//     reader before it ends. Once subscribed, it holds a goroutine only
+//     while it has work: after Settings.ParkAfter with nothing to send it
+//     parks (park.Loop), and the next event, heartbeat or ping due, frame
+//     from the peer, end of the reader or shutdown resumes it on a new
+//     goroutine (resume). An idle subscriber thus costs one goroutine, not
+//     two;
 //   - the reader (read) reads frames, answers pings and moves the read
 //     deadline, and hands data frames to the control loop; it ends when a
-//     read fails, at the latest when run closes the connection.
+//     read fails, at the latest when the control loop closes the
+//     connection.
 type session struct {
 	srv  *Server
 	cfg  Settings
@@ -43,12 +50,25 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
+	loop  *park.Loop
+	ended func() // ServeStream's done, called once the session has ended
+
+	// Of following, once subscribed; the control loop's.
+	f           *hub.Follower
+	heartbeat   []byte      // the HEARTBEAT frame
+	heartbeatAt time.Time   // when a heartbeat is due
+	pingAt      time.Time   // when a ping is due
+	parkAt      time.Time   // when the loop parks if nothing comes
+	timer       *time.Timer // wakes the loop at armedAt
+	armedAt     time.Time
+	stopCtxWake func() bool // of the wake at ctx's end
+
 	// What the control loop learned of its writes, for the end.
 	writeErr  error // the write that failed
 	closeSent bool  // a close frame was written
 
-	// Reader -> control loop.
-	incoming   chan inbound
+	// Reader -> control loop; the reader wakes the loop after each.
+	incoming   chan inbound  // holds one frame
 	readerDone chan struct{} // closed when the reader ends
 	readErr    error         // why the reader ended; read after readerDone
 	// done is closed when the control loop takes no more frames; the reader
@@ -75,23 +95,56 @@ type inbound struct {
 	tooBig bool // longer than ReadLimit; data holds its start
 }
 
-func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *corkConn, p taskbridge.Principal, open func(context.Context, string) (taskbridge.Task, error)) *session {
+// newSession returns a session of conn; ended is called once it has ended.
+func (s *Server) newSession(ctx context.Context, conn *websocket.Conn, cork *corkConn, p taskbridge.Principal, open func(context.Context, string) (taskbridge.Task, error), ended func()) *session {
 	ctx, cancel := context.WithCancelCause(ctx)
-	return &session{
+	ss := &session{
 		srv: s, cfg: s.cfg, log: s.log, p: p, open: open, conn: conn, cork: cork,
-		ctx: ctx, cancel: cancel, connID: diag.NextID(), started: time.Now(),
-		incoming:   make(chan inbound),
+		ctx: ctx, cancel: cancel, ended: ended, connID: diag.NextID(), started: time.Now(),
+		incoming:   make(chan inbound, 1),
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	ss.loop = park.New(ss.resume)
+	return ss
 }
 
-// run serves the session and returns when its goroutines have ended.
+// run serves the session: it starts the reader, waits for the subscribe
+// frame and follows the task, until the session ends or the loop parks.
 func (ss *session) run() {
-	defer ss.cancel(nil)
 	ss.conn.SetReadLimit(ss.cfg.hardReadLimit())
 	go ss.read()
-	ss.finish(ss.serve())
+	sub, c, ok := ss.awaitSubscribe()
+	if !ok {
+		ss.end(c)
+		return
+	}
+	if c, parked := ss.follow(sub); !parked {
+		ss.end(c)
+	}
+}
+
+// resume takes the control loop up on a new goroutine after it parked.
+func (ss *session) resume() {
+	ss.f.StopWake()
+	if c, parked := ss.deliver(); !parked {
+		ss.end(c)
+	}
+}
+
+// end ends the session as c says, on the control loop's goroutine.
+func (ss *session) end(c closeReq) {
+	ss.loop.End()
+	if ss.f != nil {
+		ss.timer.Stop()
+		ss.stopCtxWake()
+		ss.behind = ss.f.Behind()
+		ss.f.Close()
+	}
+	ss.finish(c)
+	ss.cancel(nil)
+	ss.ended()
+	ss.srv.sessions.Remove(ss)
 }
 
 // finish ends the connection as c says and waits for the reader.
@@ -197,6 +250,7 @@ func (ss *session) logEnd(c closeReq) {
 // pongs included, moves the read deadline PongTimeout ahead, so a peer that
 // stops answering pings is dropped.
 func (ss *session) read() {
+	defer ss.loop.Wake()
 	defer close(ss.readerDone)
 	extend := func() error { return ss.conn.SetReadDeadline(time.Now().Add(ss.cfg.PongTimeout)) }
 	ss.conn.SetPongHandler(func(string) error { return extend() })
@@ -235,6 +289,7 @@ func (ss *session) read() {
 		m := inbound{data: data, binary: typ == websocket.BinaryMessage, tooBig: int64(len(data)) > limit}
 		select {
 		case ss.incoming <- m:
+			ss.loop.Wake()
 		case <-ss.done:
 		}
 	}
@@ -247,32 +302,24 @@ type subscription struct {
 	hasCursor bool
 }
 
-// ready is a closed channel: the control loop waits on it when more events
-// may be ready at once.
-var ready = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-// serve waits for the subscribe frame, then follows the task. It returns how
-// the connection ends.
-func (ss *session) serve() closeReq {
+// awaitSubscribe waits for the subscribe frame and opens its task, or
+// returns how the connection ends.
+func (ss *session) awaitSubscribe() (subscription, closeReq, bool) {
 	t := time.NewTimer(ss.cfg.SubscribeTimeout)
 	defer t.Stop()
 	var m inbound
 	select {
 	case m = <-ss.incoming:
 	case <-t.C:
-		return policy(gen.ErrorCodeInvalidRequest, "no subscribe frame in time")
+		return subscription{}, policy(gen.ErrorCodeInvalidRequest, "no subscribe frame in time"), false
 	case <-ss.readerDone:
-		return closeReq{}
+		return subscription{}, closeReq{}, false
 	case <-ss.ctx.Done():
-		return goingAway()
+		return subscription{}, goingAway(), false
 	case <-ss.srv.hub.Done():
-		return goingAway()
+		return subscription{}, goingAway(), false
 	}
-	sub, c, ok := ss.subscribe(m)
-	if !ok {
-		return c
-	}
-	return ss.follow(sub)
+	return ss.subscribe(m)
 }
 
 // subscribe checks the subscribe frame and opens its task.
@@ -328,12 +375,17 @@ func decode(m inbound, limit int) (gen.SubscribeFrame, closeReq, bool) {
 	return frame, closeReq{}, true
 }
 
-// follow sends the confirmation, then the task's events after the cursor as
-// they come, each batch written before the next is taken, until the
-// terminal event.
-func (ss *session) follow(sub subscription) closeReq {
-	f := ss.srv.hub.Follow(sub.task.ID, sub.cursor)
-	defer f.Close()
+// follow sends the confirmation and starts following the task: the
+// events after the cursor as they come, each batch written before the next
+// is taken, until the terminal event. It returns how the session ends, or
+// that the loop parked.
+func (ss *session) follow(sub subscription) (c closeReq, parked bool) {
+	ss.f = ss.srv.hub.Follow(sub.task.ID, sub.cursor)
+	now := time.Now()
+	ss.heartbeatAt, ss.pingAt, ss.parkAt = now.Add(ss.cfg.HeartbeatInterval), now.Add(ss.cfg.PingInterval), now.Add(ss.cfg.ParkAfter)
+	ss.timer = time.AfterFunc(ss.cfg.HeartbeatInterval, ss.loop.Wake)
+	ss.armedAt = ss.heartbeatAt
+	ss.stopCtxWake = context.AfterFunc(ss.ctx, ss.loop.Wake)
 
 	confirm := gen.SubscriptionConfirmedFrame{
 		Type:   gen.SubscriptionConfirmedFrameTypeSubscriptionConfirmed,
@@ -345,67 +397,117 @@ func (ss *session) follow(sub subscription) closeReq {
 		confirm.ReplayStartedAfterEventId = &after
 	}
 	if err := ss.send(mustJSON(confirm)); err != nil {
-		return ss.writeFailed(err)
+		return ss.writeFailed(err), false
 	}
 	opened := ss.event(taskbridge.StreamOpened)
 	opened.Cursor, ss.cursor = sub.cursor, sub.cursor
 	ss.cfg.Diagnostics.StreamEvent(opened)
 	ss.opened, ss.replay = true, diag.NewReplay(sub.task.LastEventID, ss.cfg.Metrics, ss.cfg.Diagnostics)
-	defer func() { ss.behind = f.Behind() }()
 	if sub.task.Status.IsTerminal() && sub.cursor == sub.task.LastEventID {
-		return ended()
+		return ended(), false
 	}
-	heartbeat := mustJSON(gen.HeartbeatFrame{Type: gen.HeartbeatFrameTypeHeartbeat, TaskId: sub.task.ID, Live: true})
+	ss.heartbeat = mustJSON(gen.HeartbeatFrame{Type: gen.HeartbeatFrameTypeHeartbeat, TaskId: sub.task.ID, Live: true})
+	return ss.deliver()
+}
 
-	hb := time.NewTimer(ss.cfg.HeartbeatInterval)
-	defer hb.Stop()
-	ping := time.NewTicker(ss.cfg.PingInterval)
-	defer ping.Stop()
-	hubDone := ss.srv.hub.Done()
+// deliver is the control loop once subscribed: it writes each batch of
+// events the follower has, and the heartbeat and ping when due, and waits
+// for more; after ParkAfter with nothing to send it parks instead of
+// waiting. It returns how the session ends, or that the loop parked.
+func (ss *session) deliver() (c closeReq, parked bool) {
 	for {
-		events, wait, err := f.Next(ss.ctx, ss.cfg.BatchSize, ss.cfg.BatchBytes)
+		ss.loop.Begin()
+		events, wait, err := ss.f.Next(ss.ctx, ss.cfg.BatchSize, ss.cfg.BatchBytes)
 		if err != nil {
-			return ss.failed(err)
+			return ss.failed(err), false
 		}
 		if len(events) > 0 {
 			if err := ss.sendEvents(events); err != nil {
-				return ss.writeFailed(err)
+				return ss.writeFailed(err), false
 			}
 			if events[len(events)-1].Type.IsTerminal() {
-				return ended()
+				return ended(), false
 			}
-			hb.Reset(ss.cfg.HeartbeatInterval)
 			// Let every other connection write before this one writes
 			// again: under load, a session that went straight back for
 			// more would keep finding some while those behind it wait.
 			runtime.Gosched()
-			wait = ready // and take the next batch, unless a case below is due
 		}
-		select {
-		case <-wait:
-		case <-hb.C:
-			if err := ss.send(heartbeat); err != nil {
-				return ss.writeFailed(err)
+		now := time.Now()
+		if c, end := ss.tend(now, len(events) > 0); end {
+			return c, false
+		}
+		switch {
+		case len(events) > 0: // take the next batch
+		case now.Before(ss.parkAt):
+			ss.arm(now)
+			select {
+			case <-wait:
+			case <-ss.loop.Kicked():
 			}
-			ss.cfg.Metrics.HeartbeatSent("websocket")
-			hb.Reset(ss.cfg.HeartbeatInterval)
-		case <-ping.C:
-			if err := ss.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(ss.cfg.WriteTimeout)); err != nil {
-				return ss.writeFailed(err)
+		default:
+			ss.arm(now)
+			ss.f.WakeOnChange(wait, ss.loop.Wake)
+			if ss.loop.Park() {
+				return closeReq{}, true
 			}
-		case m := <-ss.incoming:
-			if _, c, ok := decode(m, ss.cfg.ReadLimit); !ok {
-				return c
-			}
-			return badFrame("already subscribed; one subscription per connection")
-		case <-ss.readerDone:
-			return closeReq{}
-		case <-ss.ctx.Done():
-			return goingAway()
-		case <-hubDone:
-			return goingAway()
+			ss.f.StopWake()
 		}
 	}
+}
+
+// tend looks at what the reader and a shutdown may have changed, and
+// writes the heartbeat and the ping when due; wrote says that events were
+// just written. It returns how the session ends when it does.
+func (ss *session) tend(now time.Time, wrote bool) (closeReq, bool) {
+	select {
+	case m := <-ss.incoming:
+		if _, c, ok := decode(m, ss.cfg.ReadLimit); !ok {
+			return c, true
+		}
+		return badFrame("already subscribed; one subscription per connection"), true
+	case <-ss.readerDone:
+		return closeReq{}, true
+	default:
+	}
+	if ss.ctx.Err() != nil || ss.srv.hub.Closed() {
+		return goingAway(), true
+	}
+	switch {
+	case wrote:
+		ss.heartbeatAt, ss.parkAt = now.Add(ss.cfg.HeartbeatInterval), now.Add(ss.cfg.ParkAfter)
+	case !now.Before(ss.heartbeatAt):
+		if err := ss.send(ss.heartbeat); err != nil {
+			return ss.writeFailed(err), true
+		}
+		ss.cfg.Metrics.HeartbeatSent("websocket")
+		ss.heartbeatAt = now.Add(ss.cfg.HeartbeatInterval)
+	}
+	if !now.Before(ss.pingAt) {
+		if err := ss.conn.WriteControl(websocket.PingMessage, nil, now.Add(ss.cfg.WriteTimeout)); err != nil {
+			return ss.writeFailed(err), true
+		}
+		ss.pingAt = now.Add(ss.cfg.PingInterval)
+	}
+	return closeReq{}, false
+}
+
+// arm makes the timer wake the loop at the next heartbeat, ping or, while
+// it is ahead, parking. A timer armed for earlier is left: it wakes the
+// loop, which arms it again.
+func (ss *session) arm(now time.Time) {
+	at := ss.heartbeatAt
+	if ss.pingAt.Before(at) {
+		at = ss.pingAt
+	}
+	if now.Before(ss.parkAt) && ss.parkAt.Before(at) {
+		at = ss.parkAt
+	}
+	if now.Before(ss.armedAt) && !at.Before(ss.armedAt) {
+		return
+	}
+	ss.timer.Reset(at.Sub(now))
+	ss.armedAt = at
 }
 
 // writeFailed ends a session whose write failed: without a close frame,

@@ -17,6 +17,7 @@ const (
 	DefaultReadLimit         = 4 << 10
 	DefaultBatchSize         = 256
 	DefaultBatchBytes        = 1 << 20
+	DefaultParkAfter         = 100 * time.Millisecond
 )
 
 // Settings tune a Server. A zero field means its documented default, so the
@@ -56,6 +57,15 @@ type Settings struct {
 	// own pace without holding anyone up; one whose write makes no
 	// progress for WriteTimeout is cut and resumes by cursor.
 	BatchBytes int
+	// ParkAfter is how long a subscribed session with nothing to send
+	// keeps the goroutine that writes to it. Past it, the session holds only
+	// the goroutine that reads the connection, which saves the other's
+	// stack (8 KiB) while it waits; the next event, heartbeat or ping due,
+	// frame from the peer or shutdown takes it up again on a new goroutine.
+	// Shorter saves memory on streams that pause; longer saves starting
+	// goroutines on streams whose events come a little further apart than
+	// it. Default 100 ms.
+	ParkAfter time.Duration
 	// CheckOrigin decides whether to accept an upgrade request from a
 	// browser page on another origin. Nil accepts every origin: the TaskBridge
 	// clients authenticate with a bearer token or an access_token parameter,
@@ -85,6 +95,7 @@ func (s Settings) withDefaults() Settings {
 	set(&s.PongTimeout, DefaultPongTimeout)
 	set(&s.WriteTimeout, DefaultWriteTimeout)
 	set(&s.SubscribeTimeout, DefaultSubscribeTimeout)
+	set(&s.ParkAfter, DefaultParkAfter)
 	if s.ReadLimit <= 0 {
 		s.ReadLimit = DefaultReadLimit
 	}
