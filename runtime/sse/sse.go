@@ -18,6 +18,9 @@
 // goroutine, grown deep by the middleware it went through, nor the HTTP
 // server's buffers stay with an idle stream: it holds its follower, a
 // small goroutine that waits for the client to hang up, and its socket.
+// The goroutine that writes the stream ends after Settings.ParkAfter with
+// nothing to send (the stream parks); the next event, heartbeat due,
+// hang-up or shutdown of the hub starts a new one where it stopped.
 // The response is then chunked, carries the headers set before the stream
 // (CORS, say) and closes its connection after it. Over HTTP/2, which cannot
 // be hijacked, the stream is served on its request. Server.Shutdown waits
@@ -61,6 +64,7 @@ import (
 	"github.com/taskbridge-go/taskbridge/runtime/hub"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/deadline"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/diag"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/park"
 	"github.com/taskbridge-go/taskbridge/runtime/internal/track"
 )
 
@@ -71,6 +75,7 @@ const (
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultBatchSize         = 256
 	DefaultBatchBytes        = 1 << 20
+	DefaultParkAfter         = 100 * time.Millisecond
 )
 
 // Settings tune the SSE streams; a zero field is its default.
@@ -86,6 +91,15 @@ type Settings struct {
 	// BatchSize and BatchBytes bound the events written with one flush, in
 	// events and in bytes (a batch holds at least one event).
 	BatchSize, BatchBytes int
+	// ParkAfter is how long a stream that took its connection over (HTTP/1.1)
+	// keeps the goroutine that writes to it with nothing to send. Past it,
+	// the stream holds only the goroutine that waits for the client to hang
+	// up, which saves the other's stack while it waits; the next event,
+	// heartbeat due, hang-up or shutdown of the hub takes it up again on a
+	// new goroutine. Shorter saves memory on streams that pause; longer
+	// saves starting goroutines on streams whose events come a little
+	// further apart than it. Default 100 ms.
+	ParkAfter time.Duration
 	// Diagnostics hears when each stream opens, has replayed and closes;
 	// nil logs it at debug level on the server's logger.
 	Diagnostics taskbridge.Diagnostics
@@ -109,6 +123,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.BatchBytes <= 0 {
 		s.BatchBytes = DefaultBatchBytes
+	}
+	if s.ParkAfter <= 0 {
+		s.ParkAfter = DefaultParkAfter
 	}
 	return s
 }
@@ -154,7 +171,17 @@ type stream struct {
 	head    uint64 // the task's newest event when the stream was asked for: the replay's end
 	done    func()
 
-	replay diag.Replay // of the serving goroutine
+	// Of serving, the control loop's (see run).
+	ctx         context.Context
+	out         *writer
+	ended       func() // when not nil, the loop may park and calls it at the end
+	loop        *park.Loop
+	f           *hub.Follower
+	e           taskbridge.StreamEvent // what the diagnostics hear
+	opened      time.Time
+	replay      diag.Replay
+	heartbeatAt time.Time // when a heartbeat is due
+	parkAt      time.Time // when the loop parks if nothing comes
 }
 
 // ServeStream writes the stream, or hands it to a goroutine of its own
@@ -170,7 +197,7 @@ func (st *stream) ServeStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer st.done()
 	w.WriteHeader(http.StatusOK)
-	st.run(r.Context(), newResponseWriter(w, st.server.settings.WriteTimeout))
+	st.run(r.Context(), newResponseWriter(w, st.server.settings.WriteTimeout), nil)
 	return nil
 }
 
@@ -202,31 +229,38 @@ func takeOver(w http.ResponseWriter, r *http.Request) (net.Conn, []byte) {
 // detach serves the stream on a goroutine of its own, which owns conn, so
 // that the request's goroutine and the HTTP server's buffers go: an idle
 // stream then holds little more than its socket. A second goroutine waits
-// for the client to hang up. Shutdown waits for both.
+// for the client to hang up; the first parks when the stream is idle (see
+// Settings.ParkAfter). Shutdown waits for both.
 func (s *Server) detach(ctx context.Context, st *stream, conn net.Conn, head []byte) {
 	if !s.conns.Add(conn) {
 		_ = conn.Close() // shut down: the client resumes elsewhere
 		st.done()
 		return
 	}
-	go func() {
-		defer s.conns.Remove(conn)
-		defer st.done()
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		hungUp := make(chan struct{})
-		go func() {
-			defer close(hungUp)
-			awaitHangUp(conn)
-			cancel()
-		}()
-		out := newChunkedWriter(conn, s.settings.WriteTimeout)
-		if out.raw(head) == nil {
-			st.run(ctx, out)
-			out.end()
-		}
+	ctx, cancel := context.WithCancel(ctx)
+	hungUp := make(chan struct{})
+	out := newChunkedWriter(conn, s.settings.WriteTimeout)
+	release := func() {
 		_ = conn.Close()
 		<-hungUp
+		cancel()
+		st.done()
+		s.conns.Remove(conn)
+	}
+	go func() {
+		defer close(hungUp)
+		awaitHangUp(conn)
+		cancel()
+	}()
+	go func() {
+		if out.raw(head) != nil {
+			release()
+			return
+		}
+		st.run(ctx, out, func() {
+			out.end()
+			release()
+		})
 	}()
 }
 
@@ -252,91 +286,143 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // run follows the task and writes its stream until it ends, telling the
-// diagnostics when it opens and why it closed.
-func (st *stream) run(ctx context.Context, out *writer) {
+// diagnostics when it opens and why it closed. With ended nil it returns
+// when the stream has ended; otherwise it returns when the stream has ended
+// or its loop has parked, and ended is called once the stream has ended,
+// on the goroutine that ends it.
+func (st *stream) run(ctx context.Context, out *writer, ended func()) {
 	s := st.server
-	f := s.hub.Follow(st.taskID, st.after)
-	defer f.Close()
-	e := taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: diag.NextID(), TaskID: st.taskID, Subject: st.subject, Cursor: st.after}
-	s.settings.Diagnostics.StreamEvent(e)
-	opened := time.Now()
+	st.ctx, st.out, st.ended = ctx, out, ended
+	st.loop = park.New(st.resume)
+	st.loop.WakeWhenDone(ctx)
+	st.f = s.hub.Follow(st.taskID, st.after)
+	st.e = taskbridge.StreamEvent{Kind: taskbridge.StreamOpened, Transport: "sse", ConnID: diag.NextID(), TaskID: st.taskID, Subject: st.subject, Cursor: st.after}
+	s.settings.Diagnostics.StreamEvent(st.e)
+	st.opened = time.Now()
 	st.replay = diag.NewReplay(st.head, s.settings.Metrics, s.settings.Diagnostics)
-	defer func() {
-		e.Kind, e.Duration = taskbridge.StreamClosed, time.Since(opened)
-		s.settings.Diagnostics.StreamEvent(e)
-	}()
-	e.Reason, e.Err = st.serve(ctx, f, out, &e)
-	e.Opened = true
-	if e.Reason == taskbridge.StreamSlowReader {
-		e.Behind = f.Behind()
+	if err := out.write([]byte("retry: " + strconv.FormatInt(s.settings.Retry.Milliseconds(), 10) + "\n\n")); err != nil {
+		st.end(writeFailed(err))
+		return
+	}
+	now := time.Now()
+	st.heartbeatAt, st.parkAt = now.Add(s.settings.HeartbeatInterval), now.Add(s.settings.ParkAfter)
+	st.serve()
+}
+
+// resume takes the loop up on a new goroutine after it parked.
+func (st *stream) resume() {
+	st.f.StopWake()
+	st.serve()
+}
+
+// serve runs the loop until the stream ends, or the loop parks.
+func (st *stream) serve() {
+	if end, parked := st.deliver(); !parked {
+		st.end(end)
 	}
 }
 
-// serve writes the stream until it ends, counting into e the events it
-// wrote, and tells why it ended.
-func (st *stream) serve(ctx context.Context, f *hub.Follower, out *writer, e *taskbridge.StreamEvent) (taskbridge.StreamReason, error) {
-	s := st.server
-	if err := out.write([]byte("retry: " + strconv.FormatInt(s.settings.Retry.Milliseconds(), 10) + "\n\n")); err != nil {
-		return writeFailed(err)
+// ending is why a stream ended.
+type ending struct {
+	reason taskbridge.StreamReason
+	err    error
+}
+
+// end tells the diagnostics why the stream ended, and calls ended.
+func (st *stream) end(end ending) {
+	st.loop.End()
+	st.e.Reason, st.e.Err, st.e.Opened = end.reason, end.err, true
+	if end.reason == taskbridge.StreamSlowReader {
+		st.e.Behind = st.f.Behind()
 	}
-	heartbeat := time.NewTimer(s.settings.HeartbeatInterval)
-	defer heartbeat.Stop()
+	st.f.Close()
+	st.e.Kind, st.e.Duration = taskbridge.StreamClosed, time.Since(st.opened)
+	st.server.settings.Diagnostics.StreamEvent(st.e)
+	if st.ended != nil {
+		st.ended()
+	}
+}
+
+// deliver writes each batch of events the follower has, and a heartbeat
+// when due, and waits for more; after ParkAfter with nothing to send it
+// parks instead of waiting, when it may. It returns why the stream ended,
+// or that the loop parked.
+func (st *stream) deliver() (end ending, parked bool) {
+	s := st.server
 	for {
-		events, changed, err := f.Next(ctx, s.settings.BatchSize, s.settings.BatchBytes)
+		st.loop.Begin()
+		events, wait, err := st.f.Next(st.ctx, s.settings.BatchSize, s.settings.BatchBytes)
 		switch {
-		case ctx.Err() != nil:
-			return taskbridge.StreamClientGone, nil
+		case st.ctx.Err() != nil:
+			return ending{reason: taskbridge.StreamClientGone}, false
 		case errors.Is(err, taskbridge.ErrTaskNotFound):
-			return taskbridge.StreamRefused, err // removed by retention meanwhile
+			return ending{taskbridge.StreamRefused, err}, false // removed by retention meanwhile
 		case err != nil:
-			return taskbridge.StreamFailed, err
+			return ending{taskbridge.StreamFailed, err}, false
 		}
 		if len(events) > 0 {
-			if err := out.writeEvents(events); err != nil {
-				return writeFailed(err)
+			if err := st.out.writeEvents(events); err != nil {
+				return writeFailed(err), false
 			}
-			st.written(events, e)
+			st.written(events)
 			if events[len(events)-1].Type.IsTerminal() {
-				return taskbridge.StreamEnded, nil
+				return ending{reason: taskbridge.StreamEnded}, false
 			}
-			heartbeat.Reset(s.settings.HeartbeatInterval)
+			now := time.Now()
+			st.heartbeatAt, st.parkAt = now.Add(s.settings.HeartbeatInterval), now.Add(s.settings.ParkAfter)
 			// Let every other stream write before this one writes again:
 			// under load, a stream that went straight back for more would
 			// keep finding some while those behind it wait.
 			runtime.Gosched()
 			continue
 		}
-		select {
-		case <-changed:
-		case <-heartbeat.C:
-			if err := out.write(heartbeatFrame(st.taskID)); err != nil {
-				return writeFailed(err)
+		if s.hub.Closed() {
+			return ending{reason: taskbridge.StreamShutdown}, false
+		}
+		now := time.Now()
+		if !now.Before(st.heartbeatAt) {
+			if err := st.out.write(heartbeatFrame(st.taskID)); err != nil {
+				return writeFailed(err), false
 			}
 			s.settings.Metrics.HeartbeatSent("sse")
-			heartbeat.Reset(s.settings.HeartbeatInterval)
-		case <-ctx.Done():
-			return taskbridge.StreamClientGone, nil
-		case <-s.hub.Done():
-			return taskbridge.StreamShutdown, nil
+			st.heartbeatAt = now.Add(s.settings.HeartbeatInterval)
 		}
+		if st.ended == nil || now.Before(st.parkAt) {
+			at := st.heartbeatAt
+			if st.ended != nil && st.parkAt.Before(at) {
+				at = st.parkAt
+			}
+			st.loop.WakeAt(now, at)
+			select {
+			case <-wait:
+			case <-st.loop.Kicked():
+			}
+			continue
+		}
+		st.loop.WakeAt(now, st.heartbeatAt)
+		st.f.WakeOnChange(wait, st.loop.Wake)
+		if st.loop.Park() {
+			return ending{}, true
+		}
+		st.f.StopWake()
 	}
 }
 
-// written counts into e the events just written and tells the replay.
-func (st *stream) written(events []*hub.Event, e *taskbridge.StreamEvent) {
-	st.replay.Written(events, *e)
-	e.Events += len(events)
-	e.Cursor = events[len(events)-1].ID
+// written counts the events just written and tells the replay.
+func (st *stream) written(events []*hub.Event) {
+	st.replay.Written(events, st.e)
+	st.e.Events += len(events)
+	st.e.Cursor = events[len(events)-1].ID
 }
 
 // writeFailed tells a client that stopped reading (the write deadline
 // passed) from one that went away.
-func writeFailed(err error) (taskbridge.StreamReason, error) {
+func writeFailed(err error) ending {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return taskbridge.StreamSlowReader, err
+		return ending{taskbridge.StreamSlowReader, err}
 	}
-	return taskbridge.StreamClientGone, err
+	return ending{taskbridge.StreamClientGone, err}
 }
 
 // writer writes and flushes, with a write deadline that moves on with

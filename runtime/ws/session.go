@@ -55,13 +55,10 @@ type session struct {
 
 	// Of following, once subscribed; the control loop's.
 	f           *hub.Follower
-	heartbeat   []byte      // the HEARTBEAT frame
-	heartbeatAt time.Time   // when a heartbeat is due
-	pingAt      time.Time   // when a ping is due
-	parkAt      time.Time   // when the loop parks if nothing comes
-	timer       *time.Timer // wakes the loop at armedAt
-	armedAt     time.Time
-	stopCtxWake func() bool // of the wake at ctx's end
+	heartbeat   []byte    // the HEARTBEAT frame
+	heartbeatAt time.Time // when a heartbeat is due
+	pingAt      time.Time // when a ping is due
+	parkAt      time.Time // when the loop parks if nothing comes
 
 	// What the control loop learned of its writes, for the end.
 	writeErr  error // the write that failed
@@ -136,8 +133,6 @@ func (ss *session) resume() {
 func (ss *session) end(c closeReq) {
 	ss.loop.End()
 	if ss.f != nil {
-		ss.timer.Stop()
-		ss.stopCtxWake()
 		ss.behind = ss.f.Behind()
 		ss.f.Close()
 	}
@@ -383,9 +378,7 @@ func (ss *session) follow(sub subscription) (c closeReq, parked bool) {
 	ss.f = ss.srv.hub.Follow(sub.task.ID, sub.cursor)
 	now := time.Now()
 	ss.heartbeatAt, ss.pingAt, ss.parkAt = now.Add(ss.cfg.HeartbeatInterval), now.Add(ss.cfg.PingInterval), now.Add(ss.cfg.ParkAfter)
-	ss.timer = time.AfterFunc(ss.cfg.HeartbeatInterval, ss.loop.Wake)
-	ss.armedAt = ss.heartbeatAt
-	ss.stopCtxWake = context.AfterFunc(ss.ctx, ss.loop.Wake)
+	ss.loop.WakeWhenDone(ss.ctx)
 
 	confirm := gen.SubscriptionConfirmedFrame{
 		Type:   gen.SubscriptionConfirmedFrameTypeSubscriptionConfirmed,
@@ -492,9 +485,8 @@ func (ss *session) tend(now time.Time, wrote bool) (closeReq, bool) {
 	return closeReq{}, false
 }
 
-// arm makes the timer wake the loop at the next heartbeat, ping or, while
-// it is ahead, parking. A timer armed for earlier is left: it wakes the
-// loop, which arms it again.
+// arm makes the loop wake at the next heartbeat, ping or, while it is
+// ahead, parking.
 func (ss *session) arm(now time.Time) {
 	at := ss.heartbeatAt
 	if ss.pingAt.Before(at) {
@@ -503,11 +495,7 @@ func (ss *session) arm(now time.Time) {
 	if now.Before(ss.parkAt) && ss.parkAt.Before(at) {
 		at = ss.parkAt
 	}
-	if now.Before(ss.armedAt) && !at.Before(ss.armedAt) {
-		return
-	}
-	ss.timer.Reset(at.Sub(now))
-	ss.armedAt = at
+	ss.loop.WakeAt(now, at)
 }
 
 // writeFailed ends a session whose write failed: without a close frame,

@@ -18,10 +18,15 @@
 // Whoever changes what the loop looks at changes it first and calls Wake
 // after, so no change is missed: a change made before Begin is seen by the
 // look that follows it, and a Wake after Begin makes Park fail and Kicked
-// ready.
+// ready. WakeAt wakes the loop when something falls due, and WakeWhenDone
+// when a context ends.
 package park
 
-import "sync/atomic"
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
 
 // States of a Loop.
 const (
@@ -38,6 +43,10 @@ type Loop struct {
 	state  atomic.Int32
 	kicked chan struct{}
 	resume func()
+
+	alarm       *time.Timer // wakes the loop at alarmAt
+	alarmAt     time.Time
+	stopCtxWake func() bool // of WakeWhenDone
 }
 
 // New returns a loop run by the caller's goroutine. resume takes the loop
@@ -86,5 +95,34 @@ func (l *Loop) Kicked() <-chan struct{} { return l.kicked }
 // makes another round.
 func (l *Loop) Park() bool { return l.state.CompareAndSwap(running, parked) }
 
-// End marks the loop ended; Wake does nothing from then on.
-func (l *Loop) End() { l.state.Store(ended) }
+// WakeAt makes the loop wake at at, for what falls due then (a heartbeat,
+// say), unless it is to wake between now and at already: it then sets the
+// time again when it wakes. A loop sets one time at a time.
+func (l *Loop) WakeAt(now, at time.Time) {
+	if now.Before(l.alarmAt) && !at.Before(l.alarmAt) {
+		return
+	}
+	if l.alarm == nil {
+		l.alarm = time.AfterFunc(at.Sub(now), l.Wake)
+	} else {
+		l.alarm.Reset(at.Sub(now))
+	}
+	l.alarmAt = at
+}
+
+// WakeWhenDone makes the loop wake when ctx is done.
+func (l *Loop) WakeWhenDone(ctx context.Context) {
+	l.stopCtxWake = context.AfterFunc(ctx, l.Wake)
+}
+
+// End marks the loop ended and stops what WakeAt and WakeWhenDone set up;
+// Wake does nothing from then on.
+func (l *Loop) End() {
+	l.state.Store(ended)
+	if l.alarm != nil {
+		l.alarm.Stop()
+	}
+	if l.stopCtxWake != nil {
+		l.stopCtxWake()
+	}
+}

@@ -1,9 +1,11 @@
 package park
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -95,4 +97,29 @@ func TestWakeStartsAParkedLoop(t *testing.T) {
 	}
 	l.End()
 	l.Wake() // ended: nothing to resume
+}
+
+// WakeAt and WakeWhenDone wake a parked loop; a later time set after an
+// earlier one leaves the earlier.
+func TestAlarmAndContextWakeAParkedLoop(t *testing.T) {
+	resumed := make(chan struct{}, 1)
+	l := New(func() { resumed <- struct{}{} })
+	now := time.Now()
+	l.WakeAt(now, now.Add(time.Millisecond))
+	l.WakeAt(now, now.Add(time.Hour))
+	if !l.Park() {
+		t.Fatal("Park failed with no Wake since Begin")
+	}
+	<-resumed // hangs if the hour replaced the millisecond
+
+	ctx, cancel := context.WithCancel(t.Context())
+	l.WakeWhenDone(ctx)
+	l.WakeAt(time.Now(), time.Now().Add(time.Hour))
+	l.Begin()
+	if !l.Park() {
+		t.Fatal("Park failed with no Wake since Begin")
+	}
+	cancel()
+	<-resumed
+	l.End()
 }
