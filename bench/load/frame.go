@@ -18,11 +18,12 @@ type envelope struct {
 	createdAt []byte
 }
 
-// parseEnvelope reads the frame's leading properties in one pass and stops
-// at the first object or array (the payload), so the payload's own "type"
-// is never taken for the envelope's. It reports false for a frame that is
-// not a JSON object; properties it did not find stay nil. Values with
-// escapes are not needed and come back raw.
+// parseEnvelope reads the frame's top-level properties in one pass,
+// stepping over objects and arrays (the payload) whole, so that the
+// payload's own "type" is never taken for the envelope's, wherever the
+// payload comes (an SSE heartbeat has it before its type). It reports false
+// for a frame that is not a JSON object; properties it did not find stay
+// nil. Values with escapes are not needed and come back raw.
 func parseEnvelope(frame []byte) (envelope, bool) {
 	if e, ok := compactEnvelope(frame); ok {
 		return e, true
@@ -48,8 +49,20 @@ func parseEnvelope(frame []byte) (envelope, bool) {
 			return e, true
 		}
 		rest = skipSpace(rest[1:])
-		if len(rest) == 0 || rest[0] == '{' || rest[0] == '[' {
-			return e, true // the payload
+		if len(rest) == 0 {
+			return e, true
+		}
+		if rest[0] == '{' || rest[0] == '[' { // the payload, say
+			end = compositeLen(rest)
+			if end < 0 {
+				return e, true
+			}
+			rest = skipSpace(rest[end:])
+			if len(rest) == 0 || rest[0] != ',' {
+				return e, true
+			}
+			rest = rest[1:]
+			continue
 		}
 		if rest[0] != '"' { // true, false, null or a number: no comma inside
 			end = bytes.IndexAny(rest, ",}")
@@ -78,6 +91,29 @@ func parseEnvelope(frame []byte) (envelope, bool) {
 		}
 		rest = rest[1:]
 	}
+}
+
+// compositeLen returns the length of the object or array b starts with, or
+// -1 when b ends before it does.
+func compositeLen(b []byte) int {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++ // the escaped character, a quote say
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
 }
 
 // compactKeys are the envelope's keys in the order and spacing TaskBridge

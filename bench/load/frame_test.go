@@ -15,7 +15,10 @@ func TestParseEnvelope(t *testing.T) {
 			"TASK_MESSAGE", "12", "2026-11-23T12:00:00.000001Z"},
 		{`{"live":true,"replayStartedAfterEventId":null,"taskId":"t1","type":"SUBSCRIPTION_CONFIRMED"}`, "SUBSCRIPTION_CONFIRMED", "", ""},
 		{` { "type" : "HEARTBEAT" , "n": 1.5e3, "eventId":"3"}`, "HEARTBEAT", "3", ""},
-		{`{"payload":{"type":"inner"},"type":"late"}`, "", "", ""},
+		{`{"payload":{"type":"inner"},"type":"late"}`, "late", "", ""},
+		{`{"createdAt":"c","eventId":"hb-X","payload":{"live":true},"taskId":"t1","type":"HEARTBEAT"}`, "HEARTBEAT", "hb-X", "c"}, // an SSE heartbeat
+		{`{"payload":{"s":"}\"]{","a":[1,{"type":"x"}],"e":{}},"type":"late","eventId":"5"}`, "late", "5", ""},
+		{`{"payload":{"type":"cut`, "", "", ""},
 		{`{"type":"unterminated`, "", "", ""},
 		{`{"type":"TASK_MESSAGE","taskId":"t1","eventId":"7","createdAt":"c"}`, "TASK_MESSAGE", "7", "c"},
 		{`{"type":"TASK_MESSAGE","taskId":"t1","eventId":"7"}`, "TASK_MESSAGE", "7", ""},
