@@ -172,16 +172,16 @@ type stream struct {
 	done    func()
 
 	// Of serving, the control loop's (see run).
-	ctx         context.Context
-	out         *writer
-	ended       func() // when not nil, the loop may park and calls it at the end
-	loop        *park.Loop
-	f           *hub.Follower
-	e           taskbridge.StreamEvent // what the diagnostics hear
-	opened      time.Time
-	replay      diag.Replay
-	heartbeatAt time.Time // when a heartbeat is due
-	parkAt      time.Time // when the loop parks if nothing comes
+	ctx     context.Context
+	out     *writer
+	ended   func() // when not nil, the loop may park and calls it at the end
+	loop    *park.Loop
+	f       *hub.Follower
+	e       taskbridge.StreamEvent // what the diagnostics hear
+	opened  time.Time
+	replay  diag.Replay
+	wroteAt time.Time // when events were last written (or the stream opened)
+	beatAt  time.Time // when a heartbeat was last written (or the stream opened)
 }
 
 // ServeStream writes the stream, or hands it to a goroutine of its own
@@ -304,8 +304,8 @@ func (st *stream) run(ctx context.Context, out *writer, ended func()) {
 		st.end(writeFailed(err))
 		return
 	}
-	now := time.Now()
-	st.heartbeatAt, st.parkAt = now.Add(s.settings.HeartbeatInterval), now.Add(s.settings.ParkAfter)
+	st.wroteAt = time.Now()
+	st.beatAt = st.wroteAt
 	st.serve()
 }
 
@@ -368,8 +368,7 @@ func (st *stream) deliver() (end ending, parked bool) {
 			if events[len(events)-1].Type.IsTerminal() {
 				return ending{reason: taskbridge.StreamEnded}, false
 			}
-			now := time.Now()
-			st.heartbeatAt, st.parkAt = now.Add(s.settings.HeartbeatInterval), now.Add(s.settings.ParkAfter)
+			st.wroteAt = time.Now() // the heartbeat and parking wait from here
 			// Let every other stream write before this one writes again:
 			// under load, a stream that went straight back for more would
 			// keep finding some while those behind it wait.
@@ -380,17 +379,19 @@ func (st *stream) deliver() (end ending, parked bool) {
 			return ending{reason: taskbridge.StreamShutdown}, false
 		}
 		now := time.Now()
-		if !now.Before(st.heartbeatAt) {
+		heartbeatAt := later(st.wroteAt, st.beatAt).Add(s.settings.HeartbeatInterval)
+		if !now.Before(heartbeatAt) {
 			if err := st.out.write(heartbeatFrame(st.taskID)); err != nil {
 				return writeFailed(err), false
 			}
 			s.settings.Metrics.HeartbeatSent("sse")
-			st.heartbeatAt = now.Add(s.settings.HeartbeatInterval)
+			st.beatAt, heartbeatAt = now, now.Add(s.settings.HeartbeatInterval)
 		}
-		if st.ended == nil || now.Before(st.parkAt) {
-			at := st.heartbeatAt
-			if st.ended != nil && st.parkAt.Before(at) {
-				at = st.parkAt
+		parkAt := st.wroteAt.Add(s.settings.ParkAfter)
+		if st.ended == nil || now.Before(parkAt) {
+			at := heartbeatAt
+			if st.ended != nil && parkAt.Before(at) {
+				at = parkAt
 			}
 			st.loop.WakeAt(now, at)
 			select {
@@ -399,13 +400,21 @@ func (st *stream) deliver() (end ending, parked bool) {
 			}
 			continue
 		}
-		st.loop.WakeAt(now, st.heartbeatAt)
+		st.loop.WakeAt(now, heartbeatAt)
 		st.f.WakeOnChange(wait, st.loop.Wake)
 		if st.loop.Park() {
 			return ending{}, true
 		}
 		st.f.StopWake()
 	}
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // written counts the events just written and tells the replay.

@@ -54,11 +54,11 @@ type session struct {
 	ended func() // ServeStream's done, called once the session has ended
 
 	// Of following, once subscribed; the control loop's.
-	f           *hub.Follower
-	heartbeat   []byte    // the HEARTBEAT frame
-	heartbeatAt time.Time // when a heartbeat is due
-	pingAt      time.Time // when a ping is due
-	parkAt      time.Time // when the loop parks if nothing comes
+	f         *hub.Follower
+	heartbeat []byte    // the HEARTBEAT frame
+	wroteAt   time.Time // when events were last written (or the session subscribed)
+	beatAt    time.Time // when a heartbeat was last written (or the session subscribed)
+	pingAt    time.Time // when a ping is due
 
 	// What the control loop learned of its writes, for the end.
 	writeErr  error // the write that failed
@@ -377,7 +377,7 @@ func decode(m inbound, limit int) (gen.SubscribeFrame, closeReq, bool) {
 func (ss *session) follow(sub subscription) (c closeReq, parked bool) {
 	ss.f = ss.srv.hub.Follow(sub.task.ID, sub.cursor)
 	now := time.Now()
-	ss.heartbeatAt, ss.pingAt, ss.parkAt = now.Add(ss.cfg.HeartbeatInterval), now.Add(ss.cfg.PingInterval), now.Add(ss.cfg.ParkAfter)
+	ss.wroteAt, ss.beatAt, ss.pingAt = now, now, now.Add(ss.cfg.PingInterval)
 	ss.loop.WakeWhenDone(ss.ctx)
 
 	confirm := gen.SubscriptionConfirmedFrame{
@@ -432,7 +432,7 @@ func (ss *session) deliver() (c closeReq, parked bool) {
 		}
 		switch {
 		case len(events) > 0: // take the next batch
-		case now.Before(ss.parkAt):
+		case now.Before(ss.parkAt()):
 			ss.arm(now)
 			select {
 			case <-wait:
@@ -468,13 +468,13 @@ func (ss *session) tend(now time.Time, wrote bool) (closeReq, bool) {
 	}
 	switch {
 	case wrote:
-		ss.heartbeatAt, ss.parkAt = now.Add(ss.cfg.HeartbeatInterval), now.Add(ss.cfg.ParkAfter)
-	case !now.Before(ss.heartbeatAt):
+		ss.wroteAt = now // the heartbeat and parking wait from here
+	case !now.Before(ss.heartbeatAt()):
 		if err := ss.send(ss.heartbeat); err != nil {
 			return ss.writeFailed(err), true
 		}
 		ss.cfg.Metrics.HeartbeatSent("websocket")
-		ss.heartbeatAt = now.Add(ss.cfg.HeartbeatInterval)
+		ss.beatAt = now
 	}
 	if !now.Before(ss.pingAt) {
 		if err := ss.conn.WriteControl(websocket.PingMessage, nil, now.Add(ss.cfg.WriteTimeout)); err != nil {
@@ -485,15 +485,28 @@ func (ss *session) tend(now time.Time, wrote bool) (closeReq, bool) {
 	return closeReq{}, false
 }
 
+// heartbeatAt is when a heartbeat is due: HeartbeatInterval after the
+// last frame written, events or heartbeat.
+func (ss *session) heartbeatAt() time.Time {
+	last := ss.wroteAt
+	if ss.beatAt.After(last) {
+		last = ss.beatAt
+	}
+	return last.Add(ss.cfg.HeartbeatInterval)
+}
+
+// parkAt is when the loop parks if nothing comes.
+func (ss *session) parkAt() time.Time { return ss.wroteAt.Add(ss.cfg.ParkAfter) }
+
 // arm makes the loop wake at the next heartbeat, ping or, while it is
 // ahead, parking.
 func (ss *session) arm(now time.Time) {
-	at := ss.heartbeatAt
+	at := ss.heartbeatAt()
 	if ss.pingAt.Before(at) {
 		at = ss.pingAt
 	}
-	if now.Before(ss.parkAt) && ss.parkAt.Before(at) {
-		at = ss.parkAt
+	if parkAt := ss.parkAt(); now.Before(parkAt) && parkAt.Before(at) {
+		at = parkAt
 	}
 	ss.loop.WakeAt(now, at)
 }

@@ -143,6 +143,10 @@ func NewReplay(head uint64, m taskbridge.Metrics, d taskbridge.Diagnostics) Repl
 // order.
 func (r *Replay) Written(events []*hub.Event, e taskbridge.StreamEvent) {
 	now := time.Now()
+	// Events carry wall-clock times only, with which Sub takes its slow
+	// path (an Add and an Equal per event); the difference of the Unix
+	// times is the same lag for a fraction of the cost.
+	nowNanos := now.UnixNano()
 	buf := lagBuffers.Get().(*[lagBatch]time.Duration)
 	defer lagBuffers.Put(buf)
 	lags := buf[:0]
@@ -152,7 +156,7 @@ func (r *Replay) Written(events []*hub.Event, e taskbridge.StreamEvent) {
 				r.metrics.EventsDelivered(e.Transport, lags)
 				lags = lags[:0]
 			}
-			lags = append(lags, now.Sub(ev.CreatedAt))
+			lags = append(lags, time.Duration(nowNanos-ev.CreatedAt.UnixNano()))
 			continue
 		}
 		r.replayed++
