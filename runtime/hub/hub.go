@@ -13,7 +13,9 @@
 // missed; the switch from replay to live is a matter of the cursor, so a
 // reader never sees a gap, a duplicate or a reordering. A slow reader never
 // holds anyone up: it reads at its own pace, from the cache while it keeps
-// up and from the store when it falls behind.
+// up and from the store when it falls behind. A reader that would rather
+// not hold a goroutine while it waits hands the channel to
+// Follower.WakeOnChange, which calls it back at the next wake-up.
 //
 // A reader that keeps up costs the store nothing: the hub reads each
 // announced event into the cache before it wakes the readers (on a

@@ -1,8 +1,8 @@
 // Package park runs a loop on a goroutine only while the loop has work. A
 // loop that finds nothing to do parks: its goroutine returns, and the next
 // Wake starts a new goroutine that takes the loop up where it stopped. A
-// connection that waits for hours between events thus holds no goroutine,
-// and no stack, while it waits.
+// stream that waits for hours between events thus holds no goroutine, and
+// no stack, for its loop while it waits.
 //
 // The owner's loop, on whichever goroutine runs it, goes:
 //
