@@ -383,6 +383,9 @@ func (r *runner) collect(res *Result, began time.Time) {
 		res.Reordered += s.reordered
 		res.Reconnects += s.reconnects
 		res.ConnErrors += s.connErrors
+		if last := s.lastErr.Load(); last != nil && res.StreamError == "" {
+			res.StreamError = *last
+		}
 		if s.lastAt.After(last) {
 			last = s.lastAt
 		}

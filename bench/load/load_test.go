@@ -64,6 +64,7 @@ func TestAgainstTheBareFanOutServer(t *testing.T) {
 			requireComplete(t, res)
 			require.Zero(t, res.Reconnects)
 			require.Zero(t, res.ConnErrors)
+			require.Empty(t, res.StreamError)
 			require.False(t, res.ServerLag, "the bare server exports no metrics")
 		})
 	}
@@ -81,6 +82,8 @@ func TestReconnectsResumeByCursor(t *testing.T) {
 			require.NoError(t, err)
 			requireComplete(t, res)
 			require.Positive(t, res.Reconnects, "the proxy cut the streams: %v", res)
+			require.NotEmpty(t, res.StreamError, "a cut stream tells why it ended")
+			require.Contains(t, res.String(), "stream_error=")
 		})
 	}
 }

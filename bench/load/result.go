@@ -27,6 +27,10 @@ type Result struct {
 	Duplicates              int // events received more than once
 	Reordered               int // events received after a later one
 	Unfinished              int // subscribers that never received the terminal event
+	// StreamError is why a stream ended early or could not be opened, one
+	// subscriber's last such error, when any did: what a reconnect or a
+	// connection error was about.
+	StreamError string
 	// ServerCPU is the server's user+system CPU time from the release to
 	// the end; ServerRSS its resident memory at the end. Both are zero
 	// without Config.ServerPID.
@@ -62,6 +66,9 @@ func (r Result) String() string {
 	}
 	fmt.Fprintf(&b, " conn_errors=%d reconnects=%d missing=%d (max %d/subscriber) duplicates=%d reordered=%d unfinished=%d",
 		r.ConnErrors, r.Reconnects, r.Missing, r.MaxMissingPerSubscriber, r.Duplicates, r.Reordered, r.Unfinished)
+	if r.StreamError != "" {
+		fmt.Fprintf(&b, " stream_error=%q", r.StreamError)
+	}
 	if c.ServerPID != 0 {
 		fmt.Fprintf(&b, " server_cpu=%.2fs server_rss=%.1fMiB idle_mem/subscriber=%.1fKB",
 			r.ServerCPU.Seconds(), float64(r.ServerRSS)/(1<<20), float64(r.IdleBytesPerSubscriber)/1000)
