@@ -1,14 +1,16 @@
 package load
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"math"
 	"net/http"
-	"strconv"
-	"strings"
+	"slices"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/taskbridge-go/taskbridge/prommetrics"
 )
@@ -21,8 +23,8 @@ import (
 // the load tool saturates its core, it is the load tool's own backlog that
 // grows.
 
-// lagMetric is the histogram's name in the Prometheus text format.
-const lagMetric = "taskbridge_delivery_lag_seconds_bucket{"
+// lagMetric is the histogram's name.
+const lagMetric = "taskbridge_delivery_lag_seconds"
 
 // lagHistogram is one transport's delivery-lag histogram as the server
 // exposes it: cumulative counts by upper bound, in seconds, +Inf last.
@@ -67,36 +69,33 @@ func (c *client) scrapeLag(ctx context.Context, t Transport) (lagHistogram, bool
 }
 
 // parseLag reads the buckets of the series with transport=label from a
-// Prometheus text exposition, in the order they come (by bound).
+// Prometheus text exposition, by bound, +Inf last; none when there is no
+// such series.
 func parseLag(r io.Reader, label string) (lagHistogram, error) {
-	var h lagHistogram
-	want := `transport="` + label + `"`
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		labels, ok := strings.CutPrefix(line, lagMetric)
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(labels, "} ")
-		if !ok || !strings.Contains(labels, want) {
-			continue
-		}
-		_, le, ok := strings.Cut(labels, `le="`)
-		if !ok {
-			continue
-		}
-		le, _, _ = strings.Cut(le, `"`)
-		bound, err1 := strconv.ParseFloat(le, 64)
-		count, err2 := strconv.ParseFloat(value, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		h.bounds = append(h.bounds, bound)
-		h.counts = append(h.counts, count)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return lagHistogram{}, err
 	}
-	return h, sc.Err()
+	for _, m := range families[lagMetric].GetMetric() {
+		if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+			return l.GetName() == "transport" && l.GetValue() == label
+		}) {
+			continue
+		}
+		var h lagHistogram
+		hist := m.GetHistogram()
+		for _, b := range hist.GetBucket() {
+			if !math.IsInf(b.GetUpperBound(), 1) {
+				h.bounds = append(h.bounds, b.GetUpperBound())
+				h.counts = append(h.counts, float64(b.GetCumulativeCount()))
+			}
+		}
+		h.bounds = append(h.bounds, math.Inf(1))
+		h.counts = append(h.counts, float64(hist.GetSampleCount()))
+		return h, nil
+	}
+	return lagHistogram{}, nil
 }
 
 // lagQuantile estimates the q-quantile of what was observed between two

@@ -21,6 +21,8 @@ taskbridge_delivery_lag_seconds_bucket{transport="websocket",le="0.01"} 7
 taskbridge_delivery_lag_seconds_bucket{transport="websocket",le="0.1"} 7
 taskbridge_delivery_lag_seconds_bucket{transport="websocket",le="1"} 7
 taskbridge_delivery_lag_seconds_bucket{transport="websocket",le="+Inf"} 9
+taskbridge_delivery_lag_seconds_sum{transport="websocket"} 0.5
+taskbridge_delivery_lag_seconds_count{transport="websocket"} 9
 `
 
 func TestParseLagReadsOneTransportsBuckets(t *testing.T) {
