@@ -147,8 +147,9 @@ func skipSpace(b []byte) []byte {
 	return b
 }
 
-// parseEventID parses a decimal eventId without allocating; 0 means it is
-// malformed (eventIds start at 1).
+// parseEventID parses a decimal eventId without allocating, as
+// taskbridge.ParseEventID, whose string would escape into its error, does
+// not; 0 means it is malformed (eventIds start at 1).
 func parseEventID(b []byte) uint64 {
 	if len(b) == 0 || len(b) > 19 || b[0] == '0' {
 		return 0

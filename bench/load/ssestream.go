@@ -32,10 +32,7 @@ func (c *client) sse(ctx context.Context, s *subscriber) error {
 	defer stop()
 	stamped := &stampedConn{Conn: conn}
 
-	u, err := c.base.Parse(strings.TrimSuffix(c.base.Path, "/") + "/api/v1/tasks/" + s.task.id + "/events/stream")
-	if err != nil {
-		return err
-	}
+	u := c.endpoint("/api/v1/tasks/" + s.task.id + "/events/stream")
 	var head strings.Builder
 	fmt.Fprintf(&head, "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n", u.RequestURI(), u.Host, c.token)
 	if s.cursor > 0 {

@@ -56,10 +56,16 @@ func newClient(base *url.URL, token string) *client {
 }
 
 func (c *client) url(path string, query url.Values) string {
-	u := *c.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u := c.endpoint(path)
 	u.RawQuery = query.Encode()
 	return u.String()
+}
+
+// endpoint is the server's URL of path, under the base URL's own path.
+func (c *client) endpoint(path string) *url.URL {
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	return &u
 }
 
 func (c *client) streamFor(t Transport) (streamFunc, error) {
@@ -78,12 +84,11 @@ func cursorString(c uint64) string { return strconv.FormatUint(c, 10) }
 
 // ws follows the task over the WebSocket endpoint from s.cursor.
 func (c *client) ws(ctx context.Context, s *subscriber) error {
-	u := *c.base
+	u := c.endpoint("/api/v1/tasks/ws")
 	u.Scheme = "ws"
 	if c.base.Scheme == "https" {
 		u.Scheme = "wss"
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/tasks/ws"
 	header := http.Header{"Authorization": {"Bearer " + c.token}}
 	var stamped *stampedConn
 	dialer := *c.dialer
