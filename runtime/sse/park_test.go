@@ -1,31 +1,26 @@
 package sse_test
 
 import (
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskbridge-go/taskbridge"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/parktest"
 	"github.com/taskbridge-go/taskbridge/runtime/sse"
 )
 
 // The tests of this file do not run in parallel: they count the streams of
 // the whole process that hold a goroutine.
 
-// delivering counts the streams whose loop holds a goroutine.
-func delivering() int {
-	buf := make([]byte, 1<<22)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "sse.(*stream).deliver(")
-}
+// deliver is the function a stream's loop runs in.
+const deliver = "sse.(*stream).deliver"
 
 // waitParked waits until no stream's loop holds a goroutine.
 func waitParked(t *testing.T) {
 	t.Helper()
-	require.Eventually(t, func() bool { return delivering() == 0 }, 30*time.Second, time.Millisecond,
-		"idle streams kept their goroutines")
+	parktest.WaitParked(t, deliver)
 }
 
 // parkAtOnce parks streams as soon as they have nothing to send, and never
@@ -111,7 +106,7 @@ func TestAStreamOnItsRequestDoesNotPark(t *testing.T) {
 	fr, ok := next()
 	require.True(t, ok)
 	require.Equal(t, "1", fr.id)
-	require.Equal(t, 1, delivering())
+	require.Equal(t, 1, parktest.Running(deliver))
 	f.complete(t, task)
 	require.Equal(t, task, <-f.ended)
 }

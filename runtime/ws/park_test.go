@@ -1,8 +1,6 @@
 package ws_test
 
 import (
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,23 +10,17 @@ import (
 
 	"github.com/taskbridge-go/taskbridge"
 	"github.com/taskbridge-go/taskbridge/gen"
+	"github.com/taskbridge-go/taskbridge/runtime/internal/parktest"
 	"github.com/taskbridge-go/taskbridge/runtime/ws"
 )
 
 // The tests of this file do not run in parallel: they count the sessions
 // of the whole process that hold a goroutine.
 
-// delivering counts the sessions whose control loop holds a goroutine.
-func delivering() int {
-	buf := make([]byte, 1<<22)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "ws.(*session).deliver(")
-}
-
 // waitParked waits until no session's control loop holds a goroutine.
 func waitParked(t *testing.T) {
 	t.Helper()
-	require.Eventually(t, func() bool { return delivering() == 0 }, guard, time.Millisecond,
-		"idle sessions kept their goroutines")
+	parktest.WaitParked(t, "ws.(*session).deliver")
 }
 
 // parkAtOnce parks sessions as soon as they have nothing to send, and
